@@ -1,0 +1,99 @@
+"""The public messages of the contract, made from recorded events (the outbox's mapping)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from attrs import frozen
+
+from domain.agent import Agent, agent_id_of
+from domain.dead_letter import DeadLetter
+from domain.timestamps import to_iso
+
+LEARNING_UPDATES = "agent-learning-updates"
+MODEL_UPDATES = "agent-model-updates"
+FEEDBACK_DLQ = "agent-feedback-dlq"
+JSON = "application/json"
+
+
+@frozen
+class OutboundMessage:
+    topic: str
+    key: str
+    headers: dict[str, str]
+    value: bytes
+    position: int  # the notification id of the event it came from
+
+
+def stable_event_id(event: Any) -> str:
+    """The same for every re-publication of one event: the consumer's dedup key."""
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+def _json_message(topic: str, event: Any, body: dict, position: int) -> OutboundMessage:
+    event_id = stable_event_id(event)
+    body = {"type": body.pop("type"), "eventId": event_id, **body}
+    return OutboundMessage(
+        topic=topic,
+        key=body["agentId"],
+        headers={"event-id": event_id, "event-type": body["type"], "content-type": JSON},
+        value=json.dumps(body, separators=(",", ":")).encode(),
+        position=position,
+    )
+
+
+def learning_updated(event: Agent.PolicyRecalculated, position: int) -> OutboundMessage:
+    return _json_message(LEARNING_UPDATES, event, {
+        "type": "AgentLearningUpdated",
+        "agentId": agent_id_of(event.originator_id),
+        "version": event.policy_version,
+        "trigger": event.trigger,
+        "traits": event.effective,
+        "learnedTraits": event.learned,
+        "actionPolicy": event.policy,
+        "explorationEpsilon": event.epsilon,
+        "confidence": event.confidence,
+        "metrics": event.metrics,
+        "occurredAt": to_iso(event.occurred_at),
+    }, position)
+
+
+def updates_frozen(event: Agent.UpdatesFrozen, position: int) -> OutboundMessage:
+    return _json_message(LEARNING_UPDATES, event, {
+        "type": "AgentUpdatesFrozen",
+        "agentId": agent_id_of(event.originator_id),
+        "reason": event.reason,
+        "sentiment": event.sentiment,
+        "occurredAt": to_iso(event.occurred_at),
+    }, position)
+
+
+def updates_unfrozen(event: Agent.UpdatesUnfrozen, position: int) -> OutboundMessage:
+    return _json_message(LEARNING_UPDATES, event, {
+        "type": "AgentUpdatesUnfrozen",
+        "agentId": agent_id_of(event.originator_id),
+        "reason": event.reason,
+        "occurredAt": to_iso(event.occurred_at),
+    }, position)
+
+
+def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundMessage:
+    """The original bytes and key, with the reason in a header."""
+    return OutboundMessage(
+        topic=FEEDBACK_DLQ,
+        key=event.key or event.agent_id or "",
+        headers={"event-id": stable_event_id(event), "event-type": "MessageRejected",
+                 "rejection-reason": event.reason, "source-position": f"{event.source}:{event.position}"},
+        value=base64.b64decode(event.raw),
+        position=position,
+    )
+
+
+MAPPINGS = {
+    Agent.PolicyRecalculated.TOPIC: learning_updated,
+    Agent.UpdatesFrozen.TOPIC: updates_frozen,
+    Agent.UpdatesUnfrozen.TOPIC: updates_unfrozen,
+    DeadLetter.MessageRejected.TOPIC: dead_lettered,
+}

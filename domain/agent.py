@@ -1,0 +1,463 @@
+"""The Agent aggregate: one agent's learning history.
+
+Its `@event` methods are the state transitions; replaying them rebuilds the state
+exactly. The command methods (`register`, `record_feedback`, `tick`, …) decide,
+using the pure rules in `triggers` and `recalculation`, which events to record.
+A recalculation is recorded with its results, so replay never recomputes, and the
+audit can re-derive each one from the history before it.
+
+Event topics are explicit and stable (`agent_learning:Agent.…`), so renaming a
+class never orphans stored history; `class_version` plus `upcast_vN_vN+1`
+static methods migrate old event payloads on load.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+from eventsourcing.domain import event
+
+from domain.commands import (
+    ConfigureLearning,
+    EndSession,
+    FreezeUpdates,
+    RecordActivity,
+    RecordFeedback,
+    RegisterAgent,
+    UnfreezeUpdates,
+)
+from domain.learning_config import (
+    EffectiveRates,
+    LearningConfig,
+    cap_event_config,
+    effective_rates,
+)
+from domain.recalculation import (
+    ARCHETYPE,
+    LearningState,
+    PendingFeedback,
+    Recalculation,
+    published_policy,
+    recalculate,
+)
+from domain.settings import LearningSettings
+from domain.text_id_aggregate import TextIdAggregate
+from domain.triggers import TIMER, freeze_due, timer_due, trigger_after_event
+
+RECORDED = "recorded"
+DUPLICATE = "duplicate"
+UNCHANGED = "unchanged"
+
+
+AGENT_ID_PREFIX = "agent:"
+
+
+def agent_aggregate_id(agent_id: str) -> str:
+    """The aggregate id of an agent: its own id, prefixed so other aggregates never collide with it."""
+    return AGENT_ID_PREFIX + agent_id
+
+
+def _topic(name: str) -> str:
+    return f"agent_learning:Agent.{name}"
+
+
+class Agent(TextIdAggregate):
+    TOPIC = "agent_learning:Agent"
+    class_version = 1
+
+    class Created(TextIdAggregate.Created):
+        TOPIC = _topic("Created")
+
+    class AgentRegistered(TextIdAggregate.Created):
+        TOPIC = _topic("AgentRegistered")
+        agent_id: str
+        archetype: str
+        owner_id: str | None
+        priors: dict
+        action_priors: dict
+        config: dict
+        epsilon: float
+        occurred_at: datetime
+        event_id: str | None
+
+    class RegistrationAmended(TextIdAggregate.Event):
+        TOPIC = _topic("RegistrationAmended")
+        archetype: str
+        owner_id: str | None
+        priors: dict
+        occurred_at: datetime
+        event_id: str | None
+
+    class LearningConfigured(TextIdAggregate.Event):
+        TOPIC = _topic("LearningConfigured")
+        config: dict
+        epsilon: float
+        caps: list
+        occurred_at: datetime
+        event_id: str | None
+
+    class FeedbackRecorded(TextIdAggregate.Event):
+        """v2 added `prompt` and `response` (the batch loop's training text)."""
+
+        TOPIC = _topic("FeedbackRecorded")
+        class_version = 2
+        event_id: str
+        kind: str
+        value: float | None
+        reward: float
+        traits: dict
+        action: str | None
+        session_id: str | None
+        interaction_id: str | None
+        user_id: str | None
+        prompt: str | None
+        response: str | None
+        sentiment: float
+        below_since: datetime | None
+        occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["prompt"] = None
+            state["response"] = None
+
+    class SessionEnded(TextIdAggregate.Event):
+        TOPIC = _topic("SessionEnded")
+        event_id: str
+        session_id: str | None
+        occurred_at: datetime
+
+    class ActivityRecorded(TextIdAggregate.Event):
+        TOPIC = _topic("ActivityRecorded")
+        event_id: str
+        activity: str
+        occurred_at: datetime
+
+    class PolicyRecalculated(TextIdAggregate.Event):
+        TOPIC = _topic("PolicyRecalculated")
+        policy_version: int
+        trigger: str
+        learned: dict
+        effective: dict
+        preferences: dict
+        policy: dict
+        epsilon: float
+        last_batch_variance: float | None
+        last_batch_feedback_at: datetime
+        confidence: str
+        metrics: dict
+        rates: dict
+        occurred_at: datetime
+
+    class UpdatesFrozen(TextIdAggregate.Event):
+        TOPIC = _topic("UpdatesFrozen")
+        reason: str
+        sentiment: float
+        by: str | None
+        occurred_at: datetime
+
+    class UpdatesUnfrozen(TextIdAggregate.Event):
+        TOPIC = _topic("UpdatesUnfrozen")
+        reason: str
+        by: str | None
+        occurred_at: datetime
+
+    class Snapshot(TextIdAggregate.Snapshot):
+        TOPIC = _topic("Snapshot")
+
+    # ----------------------------------------------------------------- creation
+
+    @staticmethod
+    def create_id(agent_id: str, **_: Any) -> str:  # type: ignore[override]
+        return agent_aggregate_id(agent_id)
+
+    @classmethod
+    def register(cls, command: RegisterAgent, settings: LearningSettings) -> "Agent":
+        archetype = settings.archetype(command.archetype)
+        config, caps = cap_event_config(command.config or LearningConfig(), settings)
+        agent = cls(
+            agent_id=command.agent_id,
+            archetype=archetype.name,
+            owner_id=command.owner_id,
+            priors=dict(archetype.trait_priors),
+            action_priors=dict(archetype.action_priors),
+            config=config.to_dict(),
+            epsilon=effective_rates(config, settings).epsilon,
+            occurred_at=command.occurred_at,
+            event_id=command.event_id,
+        )
+        if caps:
+            agent._configured(config=config.to_dict(), epsilon=agent.epsilon, caps=caps,
+                              occurred_at=command.occurred_at, event_id=None)
+        return agent
+
+    @event(AgentRegistered)
+    def __init__(
+        self,
+        agent_id: str,
+        archetype: str,
+        owner_id: str | None,
+        priors: dict,
+        action_priors: dict,
+        config: dict,
+        epsilon: float,
+        occurred_at: datetime,
+        event_id: str | None,
+    ) -> None:
+        self.agent_id = agent_id
+        self.archetype = archetype
+        self.owner_id = owner_id
+        self.priors = dict(priors)
+        self.learned = dict(priors)
+        self.effective = dict(priors)
+        self.preferences = dict(action_priors)
+        self.epsilon = epsilon
+        self.policy = published_policy(self.preferences, epsilon, tuple(action_priors))
+        self.config = dict(config)
+        self.feedback_count = 0
+        self.pending: list[dict] = []
+        self.sentiment = 0.0
+        self.below_since: datetime | None = None
+        self.frozen = False
+        self.registered_at = occurred_at
+        self.last_update_at = occurred_at
+        self.last_activity_at = occurred_at
+        self.last_batch_feedback_at: datetime | None = None
+        self.last_batch_variance: float | None = None
+        self.policy_version = 0
+        self.confidence = ARCHETYPE
+        self.last_trigger: str | None = None
+        self.last_metrics: dict | None = None
+        # Dict rather than set: it is kept in JSON snapshots, and insertion-ordered.
+        self.seen_event_ids: dict[str, None] = {}
+        if event_id is not None:
+            self.seen_event_ids[event_id] = None
+
+    # ----------------------------------------------------------------- commands
+
+    def amend_registration(self, command: RegisterAgent, settings: LearningSettings) -> str:
+        """A registration for an agent that already exists (say, auto-registered by early feedback)."""
+        if self._seen(command.event_id):
+            return DUPLICATE
+        archetype = settings.archetype(command.archetype)
+        self._amended(archetype=archetype.name, owner_id=command.owner_id,
+                      priors=dict(archetype.trait_priors), occurred_at=command.occurred_at,
+                      event_id=command.event_id)
+        if command.config is not None:
+            self._configure(command.config, None, command.occurred_at, settings, cap=True)
+        self._after_event(command.occurred_at, settings)
+        return RECORDED
+
+    def configure(self, command: ConfigureLearning, settings: LearningSettings) -> str:
+        if self._seen(command.event_id):
+            return DUPLICATE
+        self._configure(command.config, command.event_id, command.occurred_at, settings, cap=command.from_event)
+        self._after_event(command.occurred_at, settings)
+        return RECORDED
+
+    def record_feedback(self, command: RecordFeedback, settings: LearningSettings) -> str:
+        if self._seen(command.event_id):
+            return DUPLICATE
+        reward = settings.rewards.reward_for(command.kind, command.value)
+        sentiment = self.sentiment + settings.sentiment_alpha * (reward - self.sentiment)
+        if sentiment < settings.freeze_threshold:
+            below_since = self.below_since or command.occurred_at
+        else:
+            below_since = None
+        self._feedback_recorded(
+            event_id=command.event_id, kind=command.kind, value=command.value, reward=reward,
+            traits=dict(command.traits), action=command.action, session_id=command.session_id,
+            interaction_id=command.interaction_id, user_id=command.user_id,
+            prompt=command.prompt, response=command.response, sentiment=sentiment,
+            below_since=below_since, occurred_at=command.occurred_at,
+        )
+        self._after_event(command.occurred_at, settings,
+                          strong_signal=settings.rewards.is_strong_signal(command.kind))
+        return RECORDED
+
+    def end_session(self, command: EndSession, settings: LearningSettings) -> str:
+        if self._seen(command.event_id):
+            return DUPLICATE
+        self._session_ended(event_id=command.event_id, session_id=command.session_id,
+                            occurred_at=command.occurred_at)
+        self._after_event(command.occurred_at, settings, session_end=True)
+        return RECORDED
+
+    def record_activity(self, command: RecordActivity, settings: LearningSettings) -> str:
+        if self._seen(command.event_id):
+            return DUPLICATE
+        self._activity_recorded(event_id=command.event_id, activity=command.activity,
+                                occurred_at=command.occurred_at)
+        self._after_event(command.occurred_at, settings)
+        return RECORDED
+
+    def tick(self, now: datetime, settings: LearningSettings) -> str:
+        """The periodic check at `now`: the freeze check, then the timer trigger."""
+        if self._freeze_if_due(now, settings):
+            return RECORDED
+        if timer_due(frozen=self.frozen, pending_count=len(self.pending), now=now,
+                     last_update_at=self.last_update_at, last_activity_at=self.last_activity_at,
+                     settings=settings):
+            self._recalculate(TIMER, now, settings)
+            return RECORDED
+        return UNCHANGED
+
+    def freeze(self, command: FreezeUpdates) -> str:
+        if self.frozen:
+            return UNCHANGED
+        self._frozen(reason=command.reason, sentiment=self.sentiment, by=command.by,
+                     occurred_at=command.occurred_at)
+        return RECORDED
+
+    def unfreeze(self, command: UnfreezeUpdates) -> str:
+        if not self.frozen:
+            return UNCHANGED
+        self._unfrozen(reason=command.reason, by=command.by, occurred_at=command.occurred_at)
+        return RECORDED
+
+    # ------------------------------------------------------------ derived views
+
+    def rates(self, settings: LearningSettings) -> EffectiveRates:
+        return effective_rates(LearningConfig.from_dict(self.config), settings)
+
+    def learning_state(self) -> LearningState:
+        return LearningState(
+            priors=self.priors, learned=self.learned, preferences=self.preferences,
+            epsilon=self.epsilon, feedback_count=self.feedback_count, sentiment=self.sentiment,
+            last_batch_feedback_at=self.last_batch_feedback_at,
+            last_batch_variance=self.last_batch_variance,
+        )
+
+    def pending_feedback(self) -> list[PendingFeedback]:
+        return [PendingFeedback(p["reward"], p["traits"], p["action"], p["occurred_at"]) for p in self.pending]
+
+    def derive_recalculation(self, settings: LearningSettings) -> Recalculation:
+        """What a recalculation would give now: the audit compares it with what was recorded."""
+        return recalculate(self.learning_state(), self.pending_feedback(), self.rates(settings), settings)
+
+    # ---------------------------------------------------------------- internals
+
+    def _seen(self, event_id: str | None) -> bool:
+        return event_id is not None and event_id in self.seen_event_ids
+
+    def _configure(self, config: LearningConfig, event_id: str | None, at: datetime,
+                   settings: LearningSettings, *, cap: bool) -> None:
+        caps: list[dict] = []
+        if cap:
+            config, caps = cap_event_config(config, settings)
+        new_epsilon = effective_rates(config, settings).epsilon
+        old_epsilon = self.rates(settings).epsilon
+        # An explicit change of ε replaces the learned one; otherwise ε keeps what it learned.
+        epsilon = new_epsilon if new_epsilon != old_epsilon else self.epsilon
+        self._configured(config=config.to_dict(), epsilon=epsilon, caps=caps, occurred_at=at, event_id=event_id)
+
+    def _after_event(self, time: datetime, settings: LearningSettings, *,
+                     strong_signal: bool = False, session_end: bool = False) -> None:
+        if self._freeze_if_due(time, settings):
+            return
+        trigger = trigger_after_event(frozen=self.frozen, pending_count=len(self.pending),
+                                      strong_signal=strong_signal, session_end=session_end,
+                                      settings=settings)
+        if trigger is not None:
+            self._recalculate(trigger, time, settings)
+
+    def _freeze_if_due(self, time: datetime, settings: LearningSettings) -> bool:
+        if freeze_due(frozen=self.frozen, below_since=self.below_since, time=time, settings=settings):
+            self._frozen(reason="sentiment", sentiment=self.sentiment, by=None, occurred_at=time)
+            return True
+        return False
+
+    def _recalculate(self, trigger: str, now: datetime, settings: LearningSettings) -> None:
+        rates = self.rates(settings)
+        result = recalculate(self.learning_state(), self.pending_feedback(), rates, settings)
+        self._recalculated(
+            policy_version=self.policy_version + 1, trigger=trigger, learned=result.learned,
+            effective=result.effective, preferences=result.preferences, policy=result.policy,
+            epsilon=result.epsilon, last_batch_variance=result.last_batch_variance,
+            last_batch_feedback_at=result.last_batch_feedback_at, confidence=result.confidence,
+            metrics=result.metrics, rates=rates.to_dict(), occurred_at=now,
+        )
+
+    # ------------------------------------------------------- state transitions
+
+    @event(RegistrationAmended)
+    def _amended(self, archetype: str, owner_id: str | None, priors: dict, occurred_at: datetime,
+                 event_id: str | None) -> None:
+        self.archetype = archetype
+        self.owner_id = owner_id
+        self.priors = dict(priors)
+        self._touch(occurred_at, event_id)
+
+    @event(LearningConfigured)
+    def _configured(self, config: dict, epsilon: float, caps: list, occurred_at: datetime,
+                    event_id: str | None) -> None:
+        self.config = dict(config)
+        self.epsilon = epsilon
+        self._touch(occurred_at, event_id)
+
+    @event(FeedbackRecorded)
+    def _feedback_recorded(self, event_id: str, kind: str, value: float | None, reward: float,
+                           traits: dict, action: str | None, session_id: str | None,
+                           interaction_id: str | None, user_id: str | None, prompt: str | None,
+                           response: str | None, sentiment: float, below_since: datetime | None,
+                           occurred_at: datetime) -> None:
+        self.feedback_count += 1
+        self.pending.append({"reward": reward, "traits": traits, "action": action, "occurred_at": occurred_at})
+        self.sentiment = sentiment
+        self.below_since = below_since
+        self._touch(occurred_at, event_id)
+
+    @event(SessionEnded)
+    def _session_ended(self, event_id: str, session_id: str | None, occurred_at: datetime) -> None:
+        self._touch(occurred_at, event_id)
+
+    @event(ActivityRecorded)
+    def _activity_recorded(self, event_id: str, activity: str, occurred_at: datetime) -> None:
+        self._touch(occurred_at, event_id)
+
+    @event(PolicyRecalculated)
+    def _recalculated(self, policy_version: int, trigger: str, learned: dict, effective: dict,
+                      preferences: dict, policy: dict, epsilon: float, last_batch_variance: float | None,
+                      last_batch_feedback_at: datetime, confidence: str, metrics: dict, rates: dict,
+                      occurred_at: datetime) -> None:
+        self.policy_version = policy_version
+        self.learned = dict(learned)
+        self.effective = dict(effective)
+        self.preferences = dict(preferences)
+        self.policy = dict(policy)
+        self.epsilon = epsilon
+        self.last_batch_variance = last_batch_variance
+        self.last_batch_feedback_at = last_batch_feedback_at
+        self.confidence = confidence
+        self.last_trigger = trigger
+        self.last_metrics = dict(metrics)
+        self.last_update_at = occurred_at
+        self.pending = []
+
+    @event(UpdatesFrozen)
+    def _frozen(self, reason: str, sentiment: float, by: str | None, occurred_at: datetime) -> None:
+        self.frozen = True
+
+    @event(UpdatesUnfrozen)
+    def _unfrozen(self, reason: str, by: str | None, occurred_at: datetime) -> None:
+        self.frozen = False
+        self.below_since = None
+        self.sentiment = 0.0
+
+    def _touch(self, occurred_at: datetime, event_id: str | None) -> None:
+        self.last_activity_at = occurred_at
+        if event_id is not None:
+            self.seen_event_ids[event_id] = None
+
+
+def replay(events: Iterable[TextIdAggregate.Event]) -> Agent | None:
+    """Rebuilds an agent from its events alone (what the repository does, without a store)."""
+    agent: Agent | None = None
+    for domain_event in events:
+        agent = domain_event.mutate(agent)  # type: ignore[arg-type]
+    return agent
+
+
+def agent_id_of(aggregate_id: str) -> str:
+    """The agent id inside an agent's aggregate id (the inverse of `agent_aggregate_id`)."""
+    return aggregate_id[len(AGENT_ID_PREFIX):] if aggregate_id.startswith(AGENT_ID_PREFIX) else aggregate_id

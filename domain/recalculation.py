@@ -1,0 +1,165 @@
+"""The recalculation (section 6 of the learning rules) as plain functions over plain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from statistics import fmean, pvariance
+from typing import Mapping, Sequence
+
+from attrs import frozen
+
+from domain.learning_config import EffectiveRates
+from domain.settings import LearningSettings
+
+ARCHETYPE, BLENDED, DATA = "archetype", "blended", "data"
+
+
+@frozen
+class PendingFeedback:
+    reward: float
+    traits: Mapping[str, float]
+    action: str | None
+    occurred_at: datetime
+
+
+@frozen
+class LearningState:
+    """What a recalculation reads of an agent."""
+
+    priors: Mapping[str, float]
+    learned: Mapping[str, float]
+    preferences: Mapping[str, float]
+    epsilon: float
+    feedback_count: int
+    sentiment: float
+    last_batch_feedback_at: datetime | None
+    last_batch_variance: float | None
+
+
+@frozen
+class Recalculation:
+    learned: dict[str, float]
+    effective: dict[str, float]
+    preferences: dict[str, float]
+    policy: dict[str, float]
+    epsilon: float
+    last_batch_variance: float | None
+    last_batch_feedback_at: datetime
+    confidence: str
+    metrics: dict[str, float]
+
+
+def decay_applies(state: LearningState, batch: Sequence[PendingFeedback], settings: LearningSettings) -> bool:
+    if state.feedback_count < settings.decay_below_feedback:
+        return True
+    if state.last_batch_feedback_at is None:
+        return False
+    oldest = min(f.occurred_at for f in batch)
+    return oldest - state.last_batch_feedback_at >= settings.decay_after_gap
+
+
+def decay_toward_priors(learned: Mapping[str, float], priors: Mapping[str, float], rate: float) -> dict[str, float]:
+    return {t: value + rate * (priors[t] - value) for t, value in learned.items()}
+
+
+def update_traits(
+    learned: Mapping[str, float],
+    batch: Sequence[PendingFeedback],
+    rates: Mapping[str, float],
+    settings: LearningSettings,
+) -> dict[str, float]:
+    """Each named trait moves by its rate times the mean of reward × attribution."""
+    products: dict[str, list[float]] = {}
+    for feedback in batch:
+        for trait, attribution in feedback.traits.items():
+            products.setdefault(trait, []).append(feedback.reward * attribution)
+    updated = dict(learned)
+    for trait, values in products.items():
+        updated[trait] = settings.traits[trait].clamp(learned[trait] + rates[trait] * fmean(values))
+    return updated
+
+
+def update_preferences(
+    preferences: Mapping[str, float], batch: Sequence[PendingFeedback], action_rate: float
+) -> dict[str, float]:
+    rewards: dict[str, list[float]] = {}
+    for feedback in batch:
+        if feedback.action is not None:
+            rewards.setdefault(feedback.action, []).append(feedback.reward)
+    updated = dict(preferences)
+    for action, values in rewards.items():
+        updated[action] = min(1.0, max(0.0, preferences[action] + action_rate * fmean(values)))
+    return updated
+
+
+def explore_less_as_variance_falls(
+    epsilon: float, last_variance: float | None, rewards: Sequence[float], settings: LearningSettings
+) -> tuple[float, float | None]:
+    """ε shrinks only when this batch's reward variance is below the last counted batch's; it never rises."""
+    if len(rewards) < 2:
+        return epsilon, last_variance
+    variance = pvariance(rewards)
+    if last_variance is not None and variance < last_variance:
+        epsilon = max(settings.epsilon_floor, epsilon * settings.epsilon_decay)
+    return epsilon, variance
+
+
+def blend_weight(feedback_count: int, settings: LearningSettings) -> float:
+    return min(1.0, feedback_count / settings.full_confidence_feedback)
+
+
+def blend(priors: Mapping[str, float], learned: Mapping[str, float], weight: float) -> dict[str, float]:
+    return {t: priors[t] * (1 - weight) + learned[t] * weight for t in priors}
+
+
+def published_policy(preferences: Mapping[str, float], epsilon: float, actions: Sequence[str]) -> dict[str, float]:
+    total = sum(preferences[a] for a in actions)
+    n = len(actions)
+    if total == 0:
+        return {a: 1 / n for a in actions}
+    return {a: (1 - epsilon) * preferences[a] / total + epsilon / n for a in actions}
+
+
+def confidence(feedback_count: int, settings: LearningSettings) -> str:
+    if feedback_count < settings.decay_below_feedback:
+        return ARCHETYPE
+    if feedback_count < settings.full_confidence_feedback:
+        return BLENDED
+    return DATA
+
+
+def recalculate(
+    state: LearningState,
+    batch: Sequence[PendingFeedback],
+    rates: EffectiveRates,
+    settings: LearningSettings,
+) -> Recalculation:
+    """One recalculation over the pending batch; `batch` must not be empty."""
+    learned = dict(state.learned)
+    if decay_applies(state, batch, settings):
+        learned = decay_toward_priors(learned, state.priors, settings.decay_rate)
+    learned = update_traits(learned, batch, rates.trait_rates, settings)
+    preferences = update_preferences(state.preferences, batch, rates.action_rate)
+    rewards = [f.reward for f in batch]
+    epsilon, last_variance = explore_less_as_variance_falls(
+        state.epsilon, state.last_batch_variance, rewards, settings
+    )
+    weight = blend_weight(state.feedback_count, settings)
+    return Recalculation(
+        learned=learned,
+        effective=blend(state.priors, learned, weight),
+        preferences=preferences,
+        policy=published_policy(preferences, epsilon, settings.actions),
+        epsilon=epsilon,
+        last_batch_variance=last_variance,
+        last_batch_feedback_at=max(f.occurred_at for f in batch),
+        confidence=confidence(state.feedback_count, settings),
+        metrics={
+            "feedbackCount": state.feedback_count,
+            "batchSize": len(batch),
+            "avgReward": fmean(rewards),
+            "sentiment": state.sentiment,
+            "rewardVariance": pvariance(rewards) if len(rewards) > 1 else 0.0,
+            "blendWeight": weight,
+        },
+    )

@@ -1,0 +1,75 @@
+"""Every constant of the learning rules, with the spec's defaults; configuration may change any of them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Mapping
+
+from attrs import field, frozen
+
+from domain.catalogue import ACTIONS, ARCHETYPES, TRAIT_BOUNDS, Archetype, TraitBounds
+from domain.rewards import RewardTable
+
+
+@frozen
+class RateBounds:
+    minimum: float
+    maximum: float
+
+    def clamp(self, value: float) -> float:
+        return min(self.maximum, max(self.minimum, value))
+
+    def __contains__(self, value: float) -> bool:
+        return self.minimum <= value <= self.maximum
+
+
+@frozen
+class LearningSettings:
+    traits: Mapping[str, TraitBounds] = TRAIT_BOUNDS
+    actions: tuple[str, ...] = ACTIONS
+    archetypes: Mapping[str, Archetype] = ARCHETYPES
+    rewards: RewardTable = RewardTable()
+
+    # Learning rates (section 5).
+    trait_rate: float = 0.07
+    trait_rates: Mapping[str, float] = field(factory=lambda: MappingProxyType({}))
+    trait_rate_bounds: RateBounds = RateBounds(0.02, 0.12)
+    action_rate: float = 0.05
+    # The spec gives no bounds for the action rate and epsilon; these admit every profile.
+    action_rate_bounds: RateBounds = RateBounds(0.01, 0.10)
+    epsilon: float = 0.02
+    epsilon_bounds: RateBounds = RateBounds(0.005, 0.10)
+
+    # Recording (section 3) and the freeze (sections 4, 7).
+    sentiment_alpha: float = 0.1
+    freeze_threshold: float = -0.5
+    freeze_after: timedelta = timedelta(days=7)
+
+    # Triggers (section 4).
+    batch_size: int = 5
+    timer_interval: timedelta = timedelta(minutes=5)
+    idle_limit: timedelta = timedelta(minutes=40)
+
+    # Recalculation (section 6).
+    decay_rate: float = 0.1
+    decay_below_feedback: int = 10
+    decay_after_gap: timedelta = timedelta(days=7)
+    epsilon_decay: float = 0.9
+    epsilon_floor: float = 0.005
+    full_confidence_feedback: int = 50
+
+    def archetype(self, name: str) -> Archetype:
+        try:
+            return self.archetypes[name]
+        except KeyError:
+            raise UnknownArchetype(
+                f"unknown archetype {name!r}; expected one of: {', '.join(self.archetypes)}"
+            ) from None
+
+
+class UnknownArchetype(ValueError):
+    pass
+
+
+DEFAULT_SETTINGS = LearningSettings()

@@ -1,0 +1,21 @@
+"""Times on the wire: ISO-8601 in UTC with a `Z`, as the contract shows (`2026-11-24T10:00:00Z`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def to_iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    utc = moment.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f" if utc.microsecond else "%Y-%m-%dT%H:%M:%S")
+    return text + "Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Parses an ISO-8601 time that names its zone; a time without a zone is ambiguous and refused."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no zone; add one, e.g. {text}Z")
+    return moment

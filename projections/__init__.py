@@ -1,0 +1,1 @@
+"""Projections: small functions that apply events to read-model documents, and the runner that keeps them caught up."""

@@ -1,0 +1,36 @@
+"""`agent_feedback_aggregations`: per agent, per day (UTC) and per kind, the count and the reward sum."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from domain.agent import Agent, agent_id_of
+from projections.projection import Projection, View
+from projections.read_model_store import Collection
+
+AGGREGATIONS = "agent_feedback_aggregations"
+
+
+def _key(event: Any) -> tuple[str, str, str]:
+    day = event.occurred_at.astimezone(timezone.utc).date().isoformat()
+    return agent_id_of(event.originator_id), day, event.kind
+
+
+class AgentFeedbackAggregations(Projection):
+    name = AGGREGATIONS
+    version = 1
+    collections = (Collection(AGGREGATIONS, indexes=(("agentId", "day"),)),)
+    topics = frozenset({Agent.FeedbackRecorded.TOPIC})
+
+    def prefetch(self, events: list[Any], view: View) -> None:
+        view.prefetch(AGGREGATIONS, {"|".join(_key(e)) for e in events})
+
+    def apply(self, event: Any, view: View) -> None:
+        agent_id, day, kind = _key(event)
+        key = f"{agent_id}|{day}|{kind}"
+        doc = dict(view.get(AGGREGATIONS, key) or {"agentId": agent_id, "day": day, "kind": kind,
+                                                    "count": 0, "rewardSum": 0.0})
+        doc["count"] += 1
+        doc["rewardSum"] += event.reward
+        view.put(AGGREGATIONS, key, doc)

@@ -1,0 +1,117 @@
+"""`agent_learning_state`: one document per agent, what `agent show` and the tick read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.agent import Agent, agent_id_of
+from domain.recalculation import published_policy
+from domain.timestamps import to_iso
+from projections.projection import Projection, View
+from projections.read_model_store import Collection
+
+STATE = "agent_learning_state"
+
+
+def _epoch(moment) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+class AgentLearningState(Projection):
+    name = STATE
+    version = 1
+    collections = (
+        Collection(STATE, indexes=(("pendingFeedbackCount", "lastUpdateTs"), ("belowSinceTs",), ("ownerId",))),
+    )
+    topics = frozenset(
+        cls.TOPIC
+        for cls in (
+            Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured, Agent.FeedbackRecorded,
+            Agent.SessionEnded, Agent.ActivityRecorded, Agent.PolicyRecalculated, Agent.UpdatesFrozen,
+            Agent.UpdatesUnfrozen,
+        )
+    )
+
+    def prefetch(self, events: list[Any], view: View) -> None:
+        view.prefetch(STATE, {agent_id_of(e.originator_id) for e in events})
+
+    def apply(self, event: Any, view: View) -> None:
+        agent_id = agent_id_of(event.originator_id)
+        if isinstance(event, Agent.AgentRegistered):
+            doc = new_state_document(agent_id, event)
+        else:
+            doc = view.get(STATE, agent_id)
+            if doc is None:  # history without its registration: nothing sensible to show
+                return
+            doc = dict(doc)
+            _apply_change(doc, event)
+        if isinstance(event, (Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured,
+                              Agent.FeedbackRecorded, Agent.SessionEnded, Agent.ActivityRecorded)):
+            doc["lastActivityAt"] = to_iso(event.occurred_at)
+            doc["lastActivityTs"] = _epoch(event.occurred_at)
+        doc["aggregateVersion"] = event.originator_version
+        view.put(STATE, agent_id, doc)
+
+
+def new_state_document(agent_id: str, event: Agent.AgentRegistered) -> dict:
+    at = to_iso(event.occurred_at)
+    return {
+        "agentId": agent_id,
+        "ownerId": event.owner_id,
+        "archetype": event.archetype,
+        "version": 0,
+        "trigger": None,
+        "traits": dict(event.priors),
+        "learnedTraits": dict(event.priors),
+        "actionPolicy": published_policy(event.action_priors, event.epsilon, tuple(event.action_priors)),
+        "explorationEpsilon": event.epsilon,
+        "confidence": "archetype",
+        "metrics": None,
+        "occurredAt": at,
+        "frozen": False,
+        "frozenReason": None,
+        "pendingFeedbackCount": 0,
+        "feedbackCount": 0,
+        "sentiment": 0.0,
+        "belowSince": None,
+        "belowSinceTs": None,
+        "lastUpdateAt": at,
+        "lastUpdateTs": _epoch(event.occurred_at),
+        "registeredAt": at,
+        "learningConfig": dict(event.config),
+    }
+
+
+def _apply_change(doc: dict, event: Any) -> None:
+    if isinstance(event, Agent.RegistrationAmended):
+        doc["archetype"] = event.archetype
+        doc["ownerId"] = event.owner_id
+    elif isinstance(event, Agent.LearningConfigured):
+        doc["learningConfig"] = dict(event.config)
+        doc["explorationEpsilon"] = event.epsilon
+    elif isinstance(event, Agent.FeedbackRecorded):
+        doc["feedbackCount"] += 1
+        doc["pendingFeedbackCount"] += 1
+        doc["sentiment"] = event.sentiment
+        doc["belowSince"] = to_iso(event.below_since)
+        doc["belowSinceTs"] = _epoch(event.below_since)
+    elif isinstance(event, Agent.PolicyRecalculated):
+        doc.update(
+            version=event.policy_version,
+            trigger=event.trigger,
+            traits=dict(event.effective),
+            learnedTraits=dict(event.learned),
+            actionPolicy=dict(event.policy),
+            explorationEpsilon=event.epsilon,
+            confidence=event.confidence,
+            metrics=dict(event.metrics),
+            occurredAt=to_iso(event.occurred_at),
+            pendingFeedbackCount=0,
+            lastUpdateAt=to_iso(event.occurred_at),
+            lastUpdateTs=_epoch(event.occurred_at),
+        )
+    elif isinstance(event, Agent.UpdatesFrozen):
+        doc["frozen"] = True
+        doc["frozenReason"] = event.reason
+    elif isinstance(event, Agent.UpdatesUnfrozen):
+        doc.update(frozen=False, frozenReason=None, sentiment=0.0, belowSince=None, belowSinceTs=None)

@@ -1,0 +1,62 @@
+"""What a projection is: a name, a version, its collections, and `apply(event, view)`.
+
+`apply` is a small function from one event to document changes; it reads and
+writes documents through a `View`, an identity map over one page of events that
+the runner commits in a single transaction with the new position.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable
+
+from projections.read_model_store import Changes, Collection, ReadModelStore
+
+
+class View:
+    """The documents one page of events reads and writes, loaded at most once each."""
+
+    def __init__(self, store: ReadModelStore, projection: str, generation: int):
+        self._store = store
+        self._projection = projection
+        self._generation = generation
+        self._docs: dict[str, dict[str, dict | None]] = {}
+        self._changed: dict[str, set[str]] = {}
+
+    def prefetch(self, collection: str, keys: Iterable[str]) -> None:
+        docs = self._docs.setdefault(collection, {})
+        missing = [k for k in set(keys) if k not in docs]
+        if missing:
+            found = self._store.get_many(self._projection, self._generation, collection, missing)
+            for key in missing:
+                docs[key] = found.get(key)
+
+    def get(self, collection: str, key: str) -> dict | None:
+        docs = self._docs.setdefault(collection, {})
+        if key not in docs:
+            self.prefetch(collection, [key])
+        return docs[key]
+
+    def put(self, collection: str, key: str, doc: dict) -> None:
+        self._docs.setdefault(collection, {})[key] = doc
+        self._changed.setdefault(collection, set()).add(key)
+
+    def delete(self, collection: str, key: str) -> None:
+        self._docs.setdefault(collection, {})[key] = None
+        self._changed.setdefault(collection, set()).add(key)
+
+    def changes(self) -> Changes:
+        return {c: {k: self._docs[c][k] for k in keys} for c, keys in self._changed.items()}
+
+
+class Projection:
+    name: ClassVar[str]
+    version: ClassVar[int]
+    collections: ClassVar[tuple[Collection, ...]]
+    # The event topics this projection reads; others are not even decoded for it.
+    topics: ClassVar[frozenset[str]]
+
+    def prefetch(self, events: list[Any], view: View) -> None:
+        """Optionally load, in one query per collection, the documents this page will touch."""
+
+    def apply(self, event: Any, view: View) -> None:
+        raise NotImplementedError
