@@ -408,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownProjection as error:
         _err(str(error))
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return EXIT_OK
     finally:
         system.close()
 
