@@ -305,6 +305,18 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(system: System, args: argparse.Namespace) -> int:
+    import os
+
+    from adapters import structured_log
+    from adapters.serve import serve
+
+    structured_log.configure(args.log_level)
+    system.close()  # serve builds one system per worker thread
+    address = args.http or os.environ.get("AGENT_LEARNING_HTTP") or "127.0.0.1:8080"
+    return serve(system.config, address, tick_interval=args.tick_interval)
+
+
 def cmd_demo(system: System, args: argparse.Namespace) -> int:
     from adapters.demo import run_demo
 
@@ -327,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulate a day of feedback for a few agents through the whole loop")
     p.add_argument("--quiet", action="store_true", help="only the summary")
     p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("serve", help="the long-running worker: consumer, projections, relay, tick, /healthz, /metrics")
+    p.add_argument("--http", metavar="HOST:PORT", help="address of /healthz and /metrics "
+                   "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
+    p.add_argument("--tick-interval", type=float, default=60.0, metavar="S", help="seconds between ticks (default 60)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ingest", help="process a JSONL file of messages as the realtime loop would")
     p.add_argument("file", help="JSONL file, one message a line (- for stdin)")

@@ -1,0 +1,250 @@
+"""`agent-learning serve`: the long-running worker.
+
+Runs, each in its own thread and with its own service instance (so no two
+threads ever share a cached aggregate): the feedback consumer (when Kafka is
+configured), the projections, the relay, and the periodic tick, plus an HTTP
+endpoint with `/healthz` and `/metrics`. SIGTERM or SIGINT stops every loop after
+the work in hand, then the process exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from abc import ABC, abstractmethod
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from adapters.bootstrap import Config, System, bootstrap
+from adapters.learning_service import utc_now
+from adapters.service_metrics import ServiceMetrics
+from adapters.structured_log import fields
+from projections.agent_queries import agents_due_for_tick
+
+log = logging.getLogger("agent_learning.serve")
+
+
+class Worker(ABC):
+    """One loop of the worker process; `run` returns when `stop` is set."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.failing_since: float | None = None
+
+    @abstractmethod
+    def step(self) -> bool:
+        """One unit of work; True if there was something to do (the loop then goes on at once)."""
+
+    idle_seconds = 0.5
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.step()
+                self.last_success = time.monotonic()
+                self.last_error = None
+                self.failing_since = None
+            except Exception as error:  # a failing step is logged and retried; it never kills the process
+                busy = False
+                self.last_error = f"{type(error).__name__}: {error}"
+                self.failing_since = self.failing_since or time.monotonic()
+                log.exception("worker step failed", extra=fields(worker=self.name))
+                stop.wait(2.0)
+            if not busy:
+                stop.wait(self.idle_seconds)
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> dict:
+        failing_for = time.monotonic() - self.failing_since if self.failing_since else 0.0
+        return {"ok": failing_for < 60, "lastError": self.last_error, "failingForSeconds": round(failing_for, 1)}
+
+
+class ProjectionsWorker(Worker):
+    name = "projections"
+
+    def __init__(self, system: System, metrics: ServiceMetrics):
+        super().__init__()
+        self.system = system
+        self.metrics = metrics
+        self.system.projections.prepare()
+
+    def close(self) -> None:
+        self.system.close()
+
+    def step(self) -> bool:
+        read = self.system.projections.run_once()
+        for status in self.system.projections.status():
+            self.metrics.projection_lag.labels(status.projection).set(status.lag)
+        return read > 0
+
+
+class RelayWorker(Worker):
+    name = "relay"
+    idle_seconds = 0.2
+
+    def __init__(self, system: System, metrics: ServiceMetrics, sink=None):
+        super().__init__()
+        self.system = system  # held: the service closes its store when it is garbage-collected
+        self.relay = system.relay(sink)
+        self.metrics = metrics
+
+    def step(self) -> bool:
+        published = self.relay.relay_once()
+        if published > 0:
+            self.metrics.published.inc(published)
+        self.metrics.relay_lag.set(self.relay.lag())
+        return published >= 0
+
+    def close(self) -> None:
+        self.relay.sink.close()
+        self.system.close()
+
+
+class TickWorker(Worker):
+    """Every `interval` seconds: the agents the read model says may be due, ticked at the clock's time."""
+
+    name = "tick"
+
+    def __init__(self, system: System, metrics: ServiceMetrics, interval: float = 60.0,
+                 clock: Callable[[], datetime] = utc_now):
+        super().__init__()
+        self.system = system
+        self.metrics = metrics
+        self.interval = interval
+        self.clock = clock
+        self.next_at = 0.0
+
+    def step(self) -> bool:
+        if time.monotonic() < self.next_at:
+            return False
+        self.next_at = time.monotonic() + self.interval
+        now = self.clock()
+        due = agents_due_for_tick(self.system.read_models, now, self.system.service.settings)
+        if due:
+            outcome = self.system.service.tick(now, due)
+            self.metrics.record_batch(outcome)
+            log.info("tick", extra=fields(checked=len(due), changed=len(outcome.agents),
+                                          recalculations=dict(outcome.recalculations)))
+        return False
+
+    def close(self) -> None:
+        self.system.close()
+
+
+class ConsumerWorker(Worker):
+    """Wraps the Kafka feedback consumer's batch step."""
+
+    name = "consumer"
+    idle_seconds = 0.0
+
+    def __init__(self, consumer, metrics: ServiceMetrics):
+        super().__init__()
+        self.consumer = consumer
+        self.metrics = metrics
+
+    def step(self) -> bool:
+        outcome = self.consumer.poll_batch()
+        if outcome is None:
+            return False
+        self.metrics.record_batch(outcome)
+        for (topic, partition), lag in self.consumer.lag().items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+        return True
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class HealthAndMetrics:
+    """`/healthz` (200 when every worker is alive and not failing for a minute, else 503) and `/metrics`."""
+
+    def __init__(self, address: str, workers: list[Worker], threads: dict[str, threading.Thread],
+                 metrics: ServiceMetrics):
+        host, _, port = address.rpartition(":")
+        handler = self._handler(workers, threads, metrics)
+        self.server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), handler)
+        self.address = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+
+    @staticmethod
+    def _handler(workers, threads, metrics):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+                if self.path == "/metrics":
+                    self._send(200, metrics.exposition(), "text/plain; version=0.0.4")
+                elif self.path == "/healthz":
+                    report = {w.name: {**w.health(), "alive": threads[w.name].is_alive()} for w in workers}
+                    ok = all(r["ok"] and r["alive"] for r in report.values())
+                    self._send(200 if ok else 503, json.dumps({"ok": ok, "workers": report}).encode(),
+                               "application/json")
+                else:
+                    self._send(404, b'{"error": "not found: try /healthz or /metrics"}', "application/json")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # requests are not worth a log line each
+                pass
+
+        return Handler
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0) -> list[Worker]:
+    workers: list[Worker] = [ProjectionsWorker(bootstrap(config), metrics)]
+    if config.kafka:
+        from adapters.kafka_wiring import kafka_consumer_worker, kafka_relay_sink
+
+        workers.append(kafka_consumer_worker(config, bootstrap(config), metrics))
+        relay_system = bootstrap(config)
+        workers.append(RelayWorker(relay_system, metrics, kafka_relay_sink(config)))
+    else:
+        workers.append(RelayWorker(bootstrap(config), metrics))
+    workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
+    return workers
+
+
+def serve(config: Config, http_address: str, tick_interval: float = 60.0,
+          stop: threading.Event | None = None) -> int:
+    stop = stop or threading.Event()
+    metrics = ServiceMetrics()
+    workers = build_workers(config, metrics, tick_interval)
+    threads = {w.name: threading.Thread(target=w.run, args=(stop,), name=w.name) for w in workers}
+    http = HealthAndMetrics(http_address, workers, threads, metrics)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    for thread in threads.values():
+        thread.start()
+    http.start()
+    log.info("serving", extra=fields(http=http.address, workers=[w.name for w in workers],
+                                     kafka=config.kafka or None, event_store=config.event_store,
+                                     read_models=config.read_models))
+    stop.wait()
+    log.info("stopping: finishing the work in hand")
+    for thread in threads.values():
+        thread.join()
+    http.stop()
+    log.info("stopped")
+    return 0
