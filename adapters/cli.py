@@ -154,7 +154,6 @@ def history_entries(system: System, agent_id: str) -> list[dict]:
             "type": type(event).__name__,
             "version": event.originator_version,
             "occurredAt": data.pop("occurredAt", None) or to_iso(event.timestamp),
-            "recordedAt": to_iso(event.timestamp),
             "data": data,
         })
     return entries
