@@ -91,7 +91,15 @@ class System:
     projections: CatchUpRunner
 
     def relay(self, sink: RelaySink | None = None) -> OutboxRelay:
-        return OutboxRelay(self.service.recorder, self.service.mapper, sink or self.file_sink())
+        """The relay to the given sink; by default Kafka when configured, else `published.jsonl`."""
+        if sink is None:
+            if self.config.kafka:
+                from adapters.kafka_wiring import kafka_relay_sink
+
+                sink = kafka_relay_sink(self.config)
+            else:
+                sink = self.file_sink()
+        return OutboxRelay(self.service.recorder, self.service.mapper, sink)
 
     def file_sink(self) -> FileSink:
         self.config.home.mkdir(parents=True, exist_ok=True)

@@ -208,20 +208,22 @@ def cmd_audit(system: System, args: argparse.Namespace) -> int:
 
 def cmd_relay_run(system: System, args: argparse.Namespace) -> int:
     relay = system.relay()
+    target = f"Kafka at {system.config.kafka}" if system.config.kafka else system.config.home / "published.jsonl"
     if args.once:
         published = relay.relay_all()
-        print(f"published {published} messages to {system.config.home / 'published.jsonl'}; "
-              f"position {relay.sink.position()}, lag {relay.lag()}")
+        relay.sink.close()
+        print(f"published {published} messages to {target}; position {relay.sink.position()}, lag {relay.lag()}")
         return EXIT_OK
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    print(f"relaying to {system.config.home / 'published.jsonl'} (Ctrl-C to stop)", file=sys.stderr)
+    print(f"relaying to {target} (Ctrl-C to stop)", file=sys.stderr)
     try:
         while not stop["now"]:
             if relay.relay_all() == 0:
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
+    relay.sink.close()
     return EXIT_OK
 
 

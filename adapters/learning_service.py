@@ -66,6 +66,10 @@ class BatchOutcome:
         self.agents |= other.agents
 
 
+class TrackingConflict(IntegrityError):
+    """Another process already recorded a position this batch claims: retrying cannot help."""
+
+
 class UnknownAgent(LookupError):
     def __init__(self, agent_id: str):
         super().__init__(
@@ -136,14 +140,20 @@ class LearningService(Application):
                 self._summarise(outcome, agents.values())
                 self._save_all(objects, trackings)
                 return outcome
-            except IntegrityError:
+            except IntegrityError as error:
                 self._forget(agents)
+                if self._positions_taken(trackings):
+                    raise TrackingConflict(f"positions already recorded by another process: {error}") from error
                 if attempt == MAX_CONFLICT_RETRIES - 1:
                     raise
             except BaseException:
                 self._forget(agents)
                 raise
         raise AssertionError("unreachable")
+
+    def _positions_taken(self, trackings: Sequence[Tracking]) -> bool:
+        return any((self.recorder.max_tracking_id(t.application_name) or 0) >= t.notification_id
+                   for t in trackings)
 
     def _decide(self, items, agents: dict[str, Agent]) -> tuple[BatchOutcome, list[DeadLetter]]:
         outcome = BatchOutcome()

@@ -142,27 +142,27 @@ class TickWorker(Worker):
 
 
 class ConsumerWorker(Worker):
-    """Wraps the Kafka feedback consumer's batch step."""
+    """The Kafka feedback consumer's batches (it reports each batch to the metrics itself)."""
 
     name = "consumer"
-    idle_seconds = 0.0
+    idle_seconds = 0.0  # the consumer's own poll waits for messages
 
-    def __init__(self, consumer, metrics: ServiceMetrics):
+    def __init__(self, consumer, system: System, metrics: ServiceMetrics):
         super().__init__()
         self.consumer = consumer
+        self.system = system
         self.metrics = metrics
 
     def step(self) -> bool:
-        outcome = self.consumer.poll_batch()
-        if outcome is None:
-            return False
-        self.metrics.record_batch(outcome)
-        for (topic, partition), lag in self.consumer.lag().items():
-            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
-        return True
+        saved = self.consumer.poll_batch()
+        for name, lag in self.consumer.stats.lag.items():
+            _, topic, partition = name.rsplit(":", 2)
+            self.metrics.consumer_lag.labels(topic, partition).set(lag)
+        return saved > 0
 
     def close(self) -> None:
         self.consumer.close()
+        self.system.close()
 
 
 class HealthAndMetrics:
@@ -217,8 +217,7 @@ def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float 
         from adapters.kafka_wiring import kafka_consumer_worker, kafka_relay_sink
 
         workers.append(kafka_consumer_worker(config, bootstrap(config), metrics))
-        relay_system = bootstrap(config)
-        workers.append(RelayWorker(relay_system, metrics, kafka_relay_sink(config)))
+        workers.append(RelayWorker(bootstrap(config), metrics, kafka_relay_sink(config)))
     else:
         workers.append(RelayWorker(bootstrap(config), metrics))
     workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
