@@ -206,6 +206,24 @@ def cmd_audit(system: System, args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_dead_letters_list(system: System, args: argparse.Namespace) -> int:
+    import base64
+
+    from projections.dead_letters import DEAD_LETTERS
+
+    system.projections.catch_up()
+    letters = system.read_models.find(DEAD_LETTERS, order_by=("rejectedAt",))
+    for letter in letters:
+        raw = base64.b64decode(letter["raw"])
+        if args.raw:  # the original messages, one a line: fix them, then `ingest` the file
+            sys.stdout.write(raw.decode("utf-8", "replace").rstrip("\n") + "\n")
+        else:
+            print(json.dumps({**letter, "raw": raw.decode("utf-8", "replace")}))
+    if not letters:
+        print("no dead letters", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_relay_run(system: System, args: argparse.Namespace) -> int:
     relay = system.relay()
     target = f"Kafka at {system.config.kafka}" if system.config.kafka else system.config.home / "published.jsonl"
@@ -378,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="publish what is there now, then stop")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     p.set_defaults(handler=cmd_relay_run)
+
+    dead = sub.add_parser("dead-letters", help="rejected messages").add_subparsers(dest="dead_command", required=True)
+    p = dead.add_parser("list", help="every rejected message with its source, position and reason (JSONL)")
+    p.add_argument("--raw", action="store_true", help="only the original messages, one a line, to fix and re-ingest")
+    p.set_defaults(handler=cmd_dead_letters_list)
 
     projections = sub.add_parser("projections", help="read models").add_subparsers(
         dest="projections_command", required=True)

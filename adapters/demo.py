@@ -140,10 +140,12 @@ def run_demo(system: System, quiet: bool = False) -> int:
         f"messages, written to {stream_file}) …")
 
     totals = Counter()
-    tick_triggers = Counter()
+    line_number = 1
     for now, lines in _lines_by_minute(messages):
         if lines:
-            report = ingest_lines(system.service, lines, str(stream_file), home / "dead-letters.jsonl")
+            report = ingest_lines(system.service, lines, str(stream_file), home / "dead-letters.jsonl",
+                                  first_line=line_number)
+            line_number += len(lines)
             totals.update(recorded=report.outcome.recorded, duplicates=report.outcome.duplicates,
                           rejected=report.rejected)
             totals.update(report.outcome.recalculations)
@@ -151,7 +153,6 @@ def run_demo(system: System, quiet: bool = False) -> int:
         due = agents_due_for_tick(system.read_models, now, system.service.settings)
         if due:
             outcome = system.service.tick(now, due)
-            tick_triggers.update(outcome.recalculations)
             totals.update(outcome.recalculations)
         if now.minute == 0:
             say(f"  {now:%H:%M}  {totals['recorded']:>5} recorded, {sum(totals[t] for t in ('strong_signal', 'feedback_count', 'session_end', 'timer')):>4} recalculations")

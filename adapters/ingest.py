@@ -26,9 +26,9 @@ class IngestReport:
         return len(self.outcome.rejected)
 
 
-def _batches(lines: Iterable[bytes], source: str, service: LearningService) -> Iterator[list]:
+def _batches(lines: Iterable[bytes], source: str, service: LearningService, first_line: int) -> Iterator[list]:
     batch: list = []
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=first_line):
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
@@ -49,12 +49,14 @@ def ingest_lines(
     source: str,
     dead_letter_file: Path | None = None,
     progress: Callable[[IngestReport], None] | None = None,
+    first_line: int = 1,
 ) -> IngestReport:
+    """`first_line` numbers the lines when they are a part of a longer file."""
     report = IngestReport()
     started = time.monotonic()
     dead_letters: IO[str] | None = None
     try:
-        for batch in _batches(lines, source, service):
+        for batch in _batches(lines, source, service, first_line):
             outcome = service.process(batch)
             report.outcome.add(outcome)
             report.lines += len(batch)
