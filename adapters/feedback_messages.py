@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+
+import orjson
 from typing import Any, Callable
 
 from domain.commands import (
@@ -152,11 +154,22 @@ PARSERS: dict[str, Callable[[dict, dict, LearningSettings], AgentCommand]] = {
 def parse_message(raw: bytes | str, settings: LearningSettings) -> AgentCommand:
     """Parses one message; raises BadMessage with the reason."""
     try:
-        message = json.loads(raw, parse_constant=_no_constants)
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        message = _parse_slowly(raw)  # the standard library's messages say more about what is wrong
+    return _command(message, settings)
+
+
+def _parse_slowly(raw: bytes | str) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
     except BadMessage:
         raise
     except (ValueError, UnicodeDecodeError) as error:
         raise BadMessage(f"not valid JSON: {error}") from None
+
+
+def _command(message: Any, settings: LearningSettings) -> AgentCommand:
     if not isinstance(message, dict):
         raise BadMessage(f"a message must be a JSON object, got {type(message).__name__}")
     agent_id = message.get("agentId") if isinstance(message.get("agentId"), str) else None

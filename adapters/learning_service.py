@@ -18,6 +18,7 @@ from attrs import define, field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from adapters.orjson_transcoder import OrjsonTranscoder
 from domain.agent import DUPLICATE, RECORDED, Agent, agent_aggregate_id
 from domain.commands import (
     AgentCommand,
@@ -107,6 +108,11 @@ class LearningService(Application):
 
     def construct_recorder(self):  # the process recorder also stores tracking records
         return self.factory.process_recorder()
+
+    def construct_transcoder(self) -> OrjsonTranscoder:
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)  # the library's: UUID, Decimal, datetime
+        return transcoder
 
     # ----------------------------------------------------------------- batches
 
@@ -228,8 +234,15 @@ class LearningService(Application):
     def _save_all(self, objects: list, trackings: Sequence[Tracking]) -> None:
         if not any(getattr(o, "pending_events", None) for o in objects) and not trackings:
             return
+        # Filled directly: ProcessingEvent.collect_events checks each object against runtime
+        # protocols, which costs more than the rest of the save for small events.
         processing = ProcessingEvent()
-        processing.collect_events(*objects, trackings=list(trackings))
+        for obj in objects:
+            pending = obj.collect_events()
+            if pending:
+                processing.events.extend(pending)
+                processing.aggregates[obj.id] = obj
+        processing.saved_kwargs["trackings"] = list(trackings)
         self._record(processing)  # one transaction; also refreshes the aggregate cache
         self._snapshot_long_histories(processing)
 

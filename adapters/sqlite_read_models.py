@@ -7,7 +7,7 @@ so `commit` writes both in one transaction.
 
 from __future__ import annotations
 
-import json
+import orjson
 import re
 import sqlite3
 import threading
@@ -87,7 +87,7 @@ class SQLiteReadModelStore(ReadModelStore):
             if table is None:
                 return None
             row = self._db.execute(f"SELECT doc FROM {table} WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return orjson.loads(row[0]) if row else None
 
     def find(self, collection: str, where: Sequence[Condition] = (), order_by: Sequence[str] = (),
              limit: int | None = None) -> list[dict]:
@@ -112,7 +112,7 @@ class SQLiteReadModelStore(ReadModelStore):
                 sql += " LIMIT ?"
                 params.append(limit)
             rows = self._db.execute(sql, params).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [orjson.loads(r[0]) for r in rows]
 
     # ------------------------------------------------------------ checkpoints
 
@@ -169,7 +169,7 @@ class SQLiteReadModelStore(ReadModelStore):
                 rows = self._db.execute(
                     f"SELECT key, doc FROM {table} WHERE key IN ({','.join('?' * len(chunk))})", chunk
                 ).fetchall()
-                found.update((k, json.loads(d)) for k, d in rows)
+                found.update((k, orjson.loads(d)) for k, d in rows)
         return found
 
     def commit(self, projection: str, generation: int, changes: Changes, position: int,
@@ -183,10 +183,11 @@ class SQLiteReadModelStore(ReadModelStore):
                 raise CheckpointMoved(f"{projection} generation {generation} is no longer at {expected_position}")
             for collection, docs in changes.items():
                 table = _table(collection, generation)
-                upserts = [(k, json.dumps(d)) for k, d in docs.items() if d is not None]
+                upserts = [(k, orjson.dumps(d).decode()) for k, d in docs.items() if d is not None]
                 deletes = [(k,) for k, d in docs.items() if d is None]
-                if upserts:
-                    c.executemany(f"INSERT OR REPLACE INTO {table} (key, doc) VALUES (?, ?)", upserts)
+                if upserts:  # an upsert updates the row in place; REPLACE would delete and reinsert it
+                    c.executemany(f"INSERT INTO {table} (key, doc) VALUES (?, ?) "
+                                  "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc", upserts)
                 if deletes:
                     c.executemany(f"DELETE FROM {table} WHERE key = ?", deletes)
 

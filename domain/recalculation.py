@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from statistics import fmean, pvariance
+from math import fsum
+from statistics import fmean
 from typing import Mapping, Sequence
 
 from attrs import frozen
@@ -47,6 +48,12 @@ class Recalculation:
     last_batch_feedback_at: datetime
     confidence: str
     metrics: dict[str, float]
+
+
+def population_variance(values: Sequence[float]) -> float:
+    """Population variance in floats (statistics.pvariance computes exactly, with fractions: slow)."""
+    mean = fsum(values) / len(values)
+    return fsum((v - mean) ** 2 for v in values) / len(values)
 
 
 def decay_applies(state: LearningState, batch: Sequence[PendingFeedback], settings: LearningSettings) -> bool:
@@ -98,7 +105,7 @@ def explore_less_as_variance_falls(
     """ε shrinks only when this batch's reward variance is below the last counted batch's; it never rises."""
     if len(rewards) < 2:
         return epsilon, last_variance
-    variance = pvariance(rewards)
+    variance = population_variance(rewards)
     if last_variance is not None and variance < last_variance:
         epsilon = max(settings.epsilon_floor, epsilon * settings.epsilon_decay)
     return epsilon, variance
@@ -159,7 +166,7 @@ def recalculate(
             "batchSize": len(batch),
             "avgReward": fmean(rewards),
             "sentiment": state.sentiment,
-            "rewardVariance": pvariance(rewards) if len(rewards) > 1 else 0.0,
+            "rewardVariance": population_variance(rewards) if len(rewards) > 1 else 0.0,
             "blendWeight": weight,
         },
     )

@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 def to_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    utc = moment.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f" if utc.microsecond else "%Y-%m-%dT%H:%M:%S")
-    return text + "Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    # isoformat() leaves out zero microseconds, as the contract's examples do.
+    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_iso(text: str) -> datetime:

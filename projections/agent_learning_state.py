@@ -40,10 +40,9 @@ class AgentLearningState(Projection):
         if isinstance(event, Agent.AgentRegistered):
             doc = new_state_document(agent_id, event)
         else:
-            doc = view.get(STATE, agent_id)
+            doc = view.get(STATE, agent_id)  # the page's own copy: changed in place
             if doc is None:  # history without its registration: nothing sensible to show
                 return
-            doc = dict(doc)
             _apply_change(doc, event)
         if isinstance(event, (Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured,
                               Agent.FeedbackRecorded, Agent.SessionEnded, Agent.ActivityRecorded)):
@@ -87,7 +86,7 @@ def _apply_change(doc: dict, event: Any) -> None:
         doc["archetype"] = event.archetype
         doc["ownerId"] = event.owner_id
     elif isinstance(event, Agent.LearningConfigured):
-        doc["learningConfig"] = dict(event.config)
+        doc["learningConfig"] = event.config
         doc["explorationEpsilon"] = event.epsilon
     elif isinstance(event, Agent.FeedbackRecorded):
         doc["feedbackCount"] += 1
@@ -99,12 +98,12 @@ def _apply_change(doc: dict, event: Any) -> None:
         doc.update(
             version=event.policy_version,
             trigger=event.trigger,
-            traits=dict(event.effective),
-            learnedTraits=dict(event.learned),
-            actionPolicy=dict(event.policy),
+            traits=event.effective,
+            learnedTraits=event.learned,
+            actionPolicy=event.policy,
             explorationEpsilon=event.epsilon,
             confidence=event.confidence,
-            metrics=dict(event.metrics),
+            metrics=event.metrics,
             occurredAt=to_iso(event.occurred_at),
             pendingFeedbackCount=0,
             lastUpdateAt=to_iso(event.occurred_at),

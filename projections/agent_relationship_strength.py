@@ -35,7 +35,6 @@ class AgentRelationshipStrength(Projection):
             doc = {"agentId": agent_id_of(event.originator_id), "userId": event.user_id,
                    "interactions": 0, "strength": event.reward}
         else:
-            doc = dict(doc)
             doc["strength"] += EWMA_ALPHA * (event.reward - doc["strength"])
         doc["interactions"] += 1
         doc["lastInteractionAt"] = to_iso(event.occurred_at)

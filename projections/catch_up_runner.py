@@ -57,7 +57,7 @@ class CatchUpRunner:
         mapper: Mapper,
         store: ReadModelStore,
         projections: Sequence[Projection] | None = None,
-        page_size: int = 2000,
+        page_size: int = 10_000,  # a page reads and writes each document once: big pages rewrite hot ones less
     ):
         self.recorder = recorder
         self.mapper = mapper

@@ -1,0 +1,58 @@
+"""A Transcoder for the event store on orjson: the library's stored format, several times faster.
+
+It writes and reads the same `{"_type_": name, "_data_": value}` envelopes as
+the library's JSONTranscoder, so either can read what the other wrote.
+Encoding and decoding JSON is the largest cost of recording and projecting
+events, which is why this exists. One difference: orjson writes UUIDs as plain
+strings (it cannot be told to hand them to a transcoding), so a UUID would come
+back as a str; this application's events hold none (ids are text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Transcoder, Transcoding, TranscodingNotRegisteredError
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+class OrjsonTranscoder(Transcoder):
+    def __init__(self) -> None:
+        self.types: dict[type, Transcoding] = {}
+        self.names: dict[str, Transcoding] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        self.types[transcoding.type] = transcoding
+        self.names[transcoding.name] = transcoding
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+
+    def decode(self, data: bytes) -> Any:
+        return self._revive(orjson.loads(data))
+
+    def _encode_obj(self, obj: Any) -> dict[str, Any]:
+        try:
+            transcoding = self.types[type(obj)]
+        except KeyError:
+            raise TranscodingNotRegisteredError(
+                f"Object type {type(obj)} is not serializable. Please define and register "
+                "a custom transcoding for this type."
+            ) from None
+        return {"_type_": transcoding.name, "_data_": transcoding.encode(obj)}
+
+    def _revive(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                transcoding = self.names.get(value["_type_"])
+                if transcoding is not None:
+                    return transcoding.decode(self._revive(value["_data_"]))
+            for key, item in value.items():
+                if isinstance(item, (dict, list)):
+                    value[key] = self._revive(item)
+            return value
+        if isinstance(value, list):
+            return [self._revive(item) if isinstance(item, (dict, list)) else item for item in value]
+        return value
