@@ -225,24 +225,25 @@ def cmd_dead_letters_list(system: System, args: argparse.Namespace) -> int:
 
 
 def cmd_relay_run(system: System, args: argparse.Namespace) -> int:
-    relay = system.relay()
     target = f"Kafka at {system.config.kafka}" if system.config.kafka else system.config.home / "published.jsonl"
     if args.once:
+        relay = system.relay()
         published = relay.relay_all()
         relay.sink.close()
         print(f"published {published} messages to {target}; position {relay.sink.position()}, lag {relay.lag()}")
         return EXIT_OK
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    print(f"relaying to {target} (Ctrl-C to stop)", file=sys.stderr)
-    try:
-        while not stop["now"]:
-            if relay.relay_all() == 0:
-                time.sleep(args.interval)
-    except KeyboardInterrupt:
-        pass
-    relay.sink.close()
-    return EXIT_OK
+    import threading
+
+    from adapters import structured_log
+    from adapters.serve import RelayWorker, run_workers
+    from adapters.service_metrics import ServiceMetrics
+
+    structured_log.configure()
+    print(f"relaying to {target} until SIGTERM or Ctrl-C", file=sys.stderr)
+    metrics = ServiceMetrics()
+    worker = RelayWorker(system, metrics)
+    worker.idle_seconds = args.interval
+    return run_workers([worker], metrics, args.http, threading.Event())
 
 
 def cmd_projections_status(system: System, args: argparse.Namespace) -> int:
@@ -333,7 +334,8 @@ def cmd_serve(system: System, args: argparse.Namespace) -> int:
     structured_log.configure(args.log_level)
     system.close()  # serve builds one system per worker thread
     address = args.http or os.environ.get("AGENT_LEARNING_HTTP") or "127.0.0.1:8080"
-    return serve(system.config, address, tick_interval=args.tick_interval)
+    relay = not args.no_relay and os.environ.get("AGENT_LEARNING_SERVE_RELAY", "yes").lower() not in ("no", "0", "false")
+    return serve(system.config, address, tick_interval=args.tick_interval, relay=relay)
 
 
 def cmd_demo(system: System, args: argparse.Namespace) -> int:
@@ -364,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
     p.add_argument("--tick-interval", type=float, default=60.0, metavar="S", help="seconds between ticks (default 60)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--no-relay", action="store_true",
+                   help="leave publishing to a separate `relay run` (also AGENT_LEARNING_SERVE_RELAY=no): "
+                        "one relay per transactional id, so replicas do not fence each other")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ingest", help="process a JSONL file of messages as the realtime loop would")
@@ -395,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = relay.add_parser("run", help="publish what the outbox holds and has not yet published")
     p.add_argument("--once", action="store_true", help="publish what is there now, then stop")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    p.add_argument("--http", metavar="HOST:PORT", help="serve /healthz and /metrics there (default: none)")
     p.set_defaults(handler=cmd_relay_run)
 
     dead = sub.add_parser("dead-letters", help="rejected messages").add_subparsers(dest="dead_command", required=True)

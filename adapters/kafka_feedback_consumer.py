@@ -326,7 +326,8 @@ class FeedbackConsumer:
         lag = {}
         for topic, partition in sorted(self._assigned):
             try:
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=1.0)
+                # cached: the high watermark of the last fetch; asking the broker would stall the loop
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
             except Exception as error:  # noqa: BLE001 - monitoring only
                 log.debug("feedback consumer: no watermark for %s:%d: %s", topic, partition, error)
                 continue

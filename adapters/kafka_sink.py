@@ -203,6 +203,10 @@ class KafkaRelaySink(RelaySink):
         failed = [r for r in reports if r.error() is not None]
         if failed:
             raise KafkaException(failed[0].error())
+        unplaced = [r for r in reports if r.offset() is None or r.offset() < 0]
+        if unplaced:  # seen around broker restarts: "delivered" without an offset is not a confirmation
+            raise RelaySinkError(f"{len(unplaced)} of {expected} messages were reported delivered without an "
+                                 "offset; the page will be published again")
         if len(reports) != expected:
             raise RelaySinkError(f"{expected - len(reports)} of {expected} messages got no delivery report")
 

@@ -89,21 +89,36 @@ class ProjectionsWorker(Worker):
 
 
 class RelayWorker(Worker):
+    """Publishes the outbox. A failed publication replaces the sink: a Kafka producer that met a
+    fatal error, or was fenced by a newer relay, can never publish again, while a new one re-reads
+    the committed position and carries on."""
+
     name = "relay"
     idle_seconds = 0.2
 
-    def __init__(self, system: System, metrics: ServiceMetrics, sink=None):
+    def __init__(self, system: System, metrics: ServiceMetrics):
         super().__init__()
         self.system = system  # held: the service closes its store when it is garbage-collected
-        self.relay = system.relay(sink)
+        self.relay = system.relay()
         self.metrics = metrics
 
     def step(self) -> bool:
-        published = self.relay.relay_once()
+        try:
+            published = self.relay.relay_once()
+        except Exception:
+            self._replace_sink()
+            raise
         if published > 0:
             self.metrics.published.inc(published)
         self.metrics.relay_lag.set(self.relay.lag())
         return published >= 0
+
+    def _replace_sink(self) -> None:
+        try:
+            self.relay.sink.close()
+        except Exception:  # noqa: BLE001 - a broken producer may not close cleanly; it is dropped anyway
+            log.debug("closing a failed relay sink failed", exc_info=True)
+        self.relay = self.system.relay()
 
     def close(self) -> None:
         self.relay.sink.close()
@@ -211,39 +226,47 @@ class HealthAndMetrics:
         self.server.server_close()
 
 
-def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0) -> list[Worker]:
+def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0,
+                  relay: bool = True) -> list[Worker]:
+    """`relay=False` for replicas beside a single relay (one transactional id publishes at a time)."""
     workers: list[Worker] = [ProjectionsWorker(bootstrap(config), metrics)]
     if config.kafka:
-        from adapters.kafka_wiring import kafka_consumer_worker, kafka_relay_sink
+        from adapters.kafka_wiring import kafka_consumer_worker
 
         workers.append(kafka_consumer_worker(config, bootstrap(config), metrics))
-        workers.append(RelayWorker(bootstrap(config), metrics, kafka_relay_sink(config)))
-    else:
+    if relay:
         workers.append(RelayWorker(bootstrap(config), metrics))
     workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
     return workers
 
 
-def serve(config: Config, http_address: str, tick_interval: float = 60.0,
-          stop: threading.Event | None = None) -> int:
-    stop = stop or threading.Event()
-    metrics = ServiceMetrics()
-    workers = build_workers(config, metrics, tick_interval)
+def run_workers(workers: list[Worker], metrics: ServiceMetrics, http_address: str | None,
+                stop: threading.Event) -> int:
+    """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given."""
     threads = {w.name: threading.Thread(target=w.run, args=(stop,), name=w.name) for w in workers}
-    http = HealthAndMetrics(http_address, workers, threads, metrics)
+    http = HealthAndMetrics(http_address, workers, threads, metrics) if http_address else None
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     for thread in threads.values():
         thread.start()
-    http.start()
-    log.info("serving", extra=fields(http=http.address, workers=[w.name for w in workers],
-                                     kafka=config.kafka or None, event_store=config.event_store,
-                                     read_models=config.read_models))
+    if http:
+        http.start()
+    log.info("serving", extra=fields(http=http.address if http else None, workers=[w.name for w in workers]))
     stop.wait()
     log.info("stopping: finishing the work in hand")
     for thread in threads.values():
         thread.join()
-    http.stop()
+    if http:
+        http.stop()
     log.info("stopped")
     return 0
+
+
+def serve(config: Config, http_address: str, tick_interval: float = 60.0,
+          stop: threading.Event | None = None, relay: bool = True) -> int:
+    log.info("starting", extra=fields(kafka=config.kafka or None, event_store=config.event_store,
+                                      read_models=config.read_models, relay=relay))
+    metrics = ServiceMetrics()
+    workers = build_workers(config, metrics, tick_interval, relay)
+    return run_workers(workers, metrics, http_address, stop or threading.Event())
