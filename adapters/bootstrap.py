@@ -116,6 +116,8 @@ def bootstrap(
     clock: Callable[[], datetime] = utc_now,
 ) -> System:
     config = config or Config.from_env()
+    # Whatever the backends, the home holds the dead-letter file, the file sink and the demo's stream.
+    config.home.mkdir(parents=True, exist_ok=True)
     service = LearningService(env=event_store_env(config), settings=settings, clock=clock)
     store = read_model_store(config)
     runner = CatchUpRunner(service.recorder, service.mapper, store)

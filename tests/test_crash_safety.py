@@ -49,16 +49,16 @@ def make_stream(path: Path, n: int, agents: int, seed: int = 3) -> set[str]:
     return ids
 
 
-def run_and_kill(command: list[str], rounds: int, rng: random.Random) -> int:
+def run_and_kill(command: list[str], rounds: int, rng: random.Random, env: dict | None = None) -> int:
     kills = 0
     for _ in range(rounds):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         time.sleep(rng.uniform(0.4, 1.6))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1
         process.wait()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # and once more, to the end
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)  # and once more, to the end
     return kills
 
 
