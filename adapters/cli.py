@@ -16,6 +16,7 @@ from adapters.audit import audit_agent
 from adapters.bootstrap import Config, ConfigurationError, System, bootstrap
 from adapters.ingest import IngestReport, ingest_lines
 from adapters.learning_service import UnknownAgent, utc_now
+from adapters.projections_alongside import projections_alongside
 from domain.agent import Agent
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig, validate_command_config
@@ -25,6 +26,7 @@ from projections.agent_queries import agents_due_for_tick
 from projections.catch_up_runner import UnknownProjection
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PARALLEL_BYTES = 4 * 1024 * 1024  # about 10,000 messages
 
 SHOW_FIELDS = ("agentId", "version", "trigger", "traits", "learnedTraits", "actionPolicy", "explorationEpsilon",
                "confidence", "metrics", "occurredAt", "frozen", "pendingFeedbackCount", "feedbackCount",
@@ -78,12 +80,14 @@ def cmd_ingest(system: System, args: argparse.Namespace) -> int:
     source = "stdin" if args.file == "-" else args.file
     dead_letter_file = system.config.home / "dead-letters.jsonl"
     if args.file == "-":
-        report = ingest_lines(system.service, sys.stdin.buffer, source, dead_letter_file, report_progress)
+        with projections_alongside(system.config):
+            report = ingest_lines(system.service, sys.stdin.buffer, source, dead_letter_file, report_progress)
     else:
         path = Path(args.file)
         if not path.is_file():
             raise UsageError(f"no such file: {args.file} (give a JSONL file of messages, or - for stdin)")
-        with path.open("rb") as lines:
+        # A second process projects while this one records, when the file is long enough to repay starting it.
+        with path.open("rb") as lines, projections_alongside(system.config, path.stat().st_size > PARALLEL_BYTES):
             report = ingest_lines(system.service, lines, source, dead_letter_file, report_progress)
     system.projections.catch_up()
     o = report.outcome

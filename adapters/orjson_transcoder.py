@@ -28,7 +28,12 @@ class OrjsonTranscoder(Transcoder):
         self.names[transcoding.name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+        try:
+            return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+        except orjson.JSONEncodeError as error:  # orjson wraps what `default` raised: show the library's error
+            if isinstance(error.__cause__, TranscodingNotRegisteredError):
+                raise error.__cause__ from None
+            raise
 
     def decode(self, data: bytes) -> Any:
         return self._revive(orjson.loads(data))
@@ -44,15 +49,29 @@ class OrjsonTranscoder(Transcoder):
         return {"_type_": transcoding.name, "_data_": transcoding.encode(obj)}
 
     def _revive(self, value: Any) -> Any:
+        """Turns envelopes back into objects, in place. Envelopes are handled inline rather than by
+        a call each: an event holds several (its timestamps), and this runs for every event read."""
         if isinstance(value, dict):
             if len(value) == 2 and "_type_" in value and "_data_" in value:
-                transcoding = self.names.get(value["_type_"])
-                if transcoding is not None:
-                    return transcoding.decode(self._revive(value["_data_"]))
+                return self._unwrap(value)
+            names = self.names
             for key, item in value.items():
-                if isinstance(item, (dict, list)):
+                kind = type(item)
+                if kind is dict:
+                    if len(item) == 2 and "_type_" in item and item["_type_"] in names and "_data_" in item:
+                        value[key] = self._unwrap(item)
+                    elif item:
+                        value[key] = self._revive(item)
+                elif kind is list and item:
                     value[key] = self._revive(item)
             return value
         if isinstance(value, list):
             return [self._revive(item) if isinstance(item, (dict, list)) else item for item in value]
         return value
+
+    def _unwrap(self, envelope: dict[str, Any]) -> Any:
+        transcoding = self.names.get(envelope["_type_"])
+        if transcoding is None:  # not ours: an ordinary dict that happens to look like one
+            return {key: self._revive(item) for key, item in envelope.items()}
+        data = envelope["_data_"]
+        return transcoding.decode(self._revive(data) if isinstance(data, (dict, list)) else data)

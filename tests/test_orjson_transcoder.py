@@ -1,0 +1,44 @@
+"""The orjson transcoder writes and reads the library's own stored format."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, TranscodingNotRegisteredError, UUIDAsHex
+
+from adapters.orjson_transcoder import OrjsonTranscoder
+
+STATE = {
+    "timestamp": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
+    "traits": {"empathy": 1.0},
+    "nested": {"list": [1, {"at": datetime(2026, 11, 24, 10, 1, 5, 17, tzinfo=timezone.utc)}], "amount": Decimal("1.5")},
+    "empty": {},
+    "none": None,
+}
+
+
+def transcoders():
+    ours, library = OrjsonTranscoder(), JSONTranscoder()
+    for transcoder in (ours, library):
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+            transcoder.register(transcoding)
+    return ours, library
+
+
+def test_it_reads_back_what_it_writes():
+    ours, _ = transcoders()
+    assert ours.decode(ours.encode(STATE)) == STATE
+
+
+def test_the_library_reads_what_it_writes_and_it_reads_what_the_library_wrote():
+    ours, library = transcoders()
+    assert library.decode(ours.encode(STATE)) == STATE
+    assert ours.decode(library.encode(STATE)) == STATE
+
+
+def test_an_unregistered_type_is_refused_with_the_library_error():
+    ours, _ = transcoders()
+    with pytest.raises(TranscodingNotRegisteredError):
+        ours.encode({"x": object()})
