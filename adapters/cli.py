@@ -342,6 +342,39 @@ def cmd_serve(system: System, args: argparse.Namespace) -> int:
     return serve(system.config, address, tick_interval=args.tick_interval, relay=relay)
 
 
+def cmd_web(system: System, args: argparse.Namespace) -> int:
+    import os
+
+    from adapters import structured_log
+    from adapters.web import run_web
+
+    structured_log.configure(args.log_level)
+    system.close()  # the web server builds its own pool of systems
+    address = args.http or os.environ.get("AGENT_LEARNING_HTTP") or "127.0.0.1:8080"
+    print(f"serving the HTTP API and owner pages on http://{address} (OpenAPI at /docs) until Ctrl-C",
+          file=sys.stderr)
+    return run_web(system.config, address)
+
+
+def cmd_tokens_create(system: System, args: argparse.Namespace) -> int:
+    from adapters.api_tokens import TokenStore
+
+    if bool(args.owner) == args.admin:
+        raise UsageError("give either --owner ID (a token for that owner's agents) or --admin, not both")
+    tokens = TokenStore.in_home(system.config.home)
+    try:
+        token = tokens.create(owner_id=args.owner, admin=args.admin)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        tokens.close()
+    print(token)
+    who = "administrators" if args.admin else f"owner {args.owner}"
+    print(f"a new API token for {who}; it is shown only now (only its hash is kept in "
+          f"{system.config.home / 'tokens.db'}): send it as 'Authorization: Bearer TOKEN'", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(system: System, args: argparse.Namespace) -> int:
     from adapters.demo import run_demo
 
@@ -374,6 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave publishing to a separate `relay run` (also AGENT_LEARNING_SERVE_RELAY=no): "
                         "one relay per transactional id, so replicas do not fence each other")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("web", help="the HTTP API and owner pages (OpenAPI at /docs)")
+    p.add_argument("--http", metavar="HOST:PORT", help="address to listen on "
+                   "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(handler=cmd_web)
+
+    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="tokens_command", required=True)
+    p = tokens.add_parser("create", help="print a new API token (stored hashed) for one owner or for administrators")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--owner", metavar="ID", help="the owner whose agents the token may see and configure")
+    who.add_argument("--admin", action="store_true", help="a token for administrators: every agent, freeze/unfreeze")
+    p.set_defaults(handler=cmd_tokens_create)
 
     p = sub.add_parser("ingest", help="process a JSONL file of messages as the realtime loop would")
     p.add_argument("file", help="JSONL file, one message a line (- for stdin)")

@@ -1,0 +1,107 @@
+"""`/api/agents/…`: learning state and history (as `agent show` / `agent history`), owner configuration,
+administrators' freeze and unfreeze."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.api_tokens import Principal
+from adapters.cli import history_entries
+from adapters.web.authorization import administrator, principal, visible_agent
+from adapters.web.system_pool import SystemPool
+from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
+from domain.learning_config import InvalidLearningConfig, LearningConfig, validate_command_config
+
+router = APIRouter(prefix="/api")
+
+Rate = Annotated[float | None, Field(strict=True)]
+
+
+class LearningConfigBody(BaseModel):
+    """The whole configuration: a field left out is not set at the agent's level (the defaults decide)."""
+
+    model_config = ConfigDict(extra="forbid")
+    profile: str | None = None
+    traitRate: Rate = None
+    traitRates: dict[str, Annotated[float, Field(strict=True)]] = Field(default_factory=dict)
+    actionRate: Rate = None
+    epsilon: Rate = None
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="why (recorded in the agent's history)")
+
+
+def _pool(request: Request) -> SystemPool:
+    return request.app.state.pool
+
+
+@router.get("/agents/{agent_id}", summary="the agent's learning state, as `agent show --json`")
+def get_agent(agent_id: str, request: Request, who: Principal = Depends(principal)) -> dict:
+    with _pool(request).system() as system:
+        return visible_agent(system, who, agent_id)
+
+
+@router.get("/agents/{agent_id}/history", summary="the agent's recorded events, oldest first")
+def get_history(agent_id: str, request: Request, who: Principal = Depends(principal)) -> list[dict]:
+    with _pool(request).system() as system:
+        visible_agent(system, who, agent_id)
+        return history_entries(system, agent_id)
+
+
+@router.put("/agents/{agent_id}/learning-config",
+            summary="set the agent's learning profile and overrides (422 names any value out of bounds)")
+def put_learning_config(agent_id: str, body: LearningConfigBody, request: Request,
+                        who: Principal = Depends(principal)) -> dict:
+    config = LearningConfig(profile=body.profile, trait_rate=body.traitRate, trait_rates=body.traitRates,
+                            action_rate=body.actionRate, epsilon=body.epsilon)
+    with _pool(request).system() as system:
+        visible_agent(system, who, agent_id)
+        try:
+            validate_command_config(config, system.service.settings)
+        except InvalidLearningConfig as error:
+            raise HTTPException(422, f"learning configuration for {agent_id} rejected: {error}") from None
+        service = system.service
+        service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False))
+        system.projections.catch_up()
+        rates = service.get_agent(agent_id).rates(service.settings)
+    return {"agentId": agent_id, "learningConfig": config.to_dict(), "effective": rates.to_dict()}
+
+
+@router.post("/agents/{agent_id}/freeze", summary="stop the agent's updates (administrators only)")
+def freeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
+    with _pool(request).system() as system:
+        visible_agent(system, who, agent_id)
+        service = system.service
+        result = service.freeze(FreezeUpdates(agent_id, body.reason, service.clock(), by=who.name))
+        system.projections.catch_up()
+    return {"agentId": agent_id, "frozen": True, "changed": result == "recorded"}
+
+
+@router.post("/agents/{agent_id}/unfreeze",
+             summary="resume the agent's updates; sentiment restarts at 0 (administrators only)")
+def unfreeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
+    with _pool(request).system() as system:
+        visible_agent(system, who, agent_id)
+        service = system.service
+        result = service.unfreeze(UnfreezeUpdates(agent_id, body.reason, service.clock(), by=who.name))
+        system.projections.catch_up()
+    return {"agentId": agent_id, "frozen": False, "changed": result == "recorded"}
+
+
+BATCH_LOOP_MISSING = ("the batch loop (training jobs and the model registry) is not built yet; "
+                      "this route answers once it is")
+
+
+@router.get("/training-jobs", status_code=501, summary="batch training jobs (not built yet: 501)")
+def training_jobs(who: Principal = Depends(principal)) -> dict:
+    raise HTTPException(501, BATCH_LOOP_MISSING)
+
+
+@router.get("/models", status_code=501, summary="the model registry (not built yet: 501)")
+def models(who: Principal = Depends(principal)) -> dict:
+    raise HTTPException(501, BATCH_LOOP_MISSING)

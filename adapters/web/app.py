@@ -1,0 +1,105 @@
+"""The HTTP API (and owner pages): `create_app(system_factory)` builds it over the same System as the CLI.
+
+Routes are in `agents_api.py`, `feedback_api.py` and `owner_pages.py`; this module adds what
+every request shares: the pool of Systems, the token store, the body limit, error
+shapes, `/healthz` and `/metrics`. Bodies and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter
+
+from adapters.api_tokens import TokenStore
+from adapters.bootstrap import Config, System, bootstrap
+from adapters.service_metrics import ServiceMetrics
+from adapters.web import agents_api, feedback_api, owner_pages
+from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
+from adapters.web.sessions import Sessions
+from adapters.web.system_pool import SystemPool
+
+log = logging.getLogger("agent_learning.web")
+
+
+def create_app(
+    system_factory: Callable[[], System],
+    tokens: TokenStore | None = None,
+    metrics: ServiceMetrics | None = None,
+    pool_size: int = 4,
+    body_limit: int = DEFAULT_LIMIT,
+) -> FastAPI:
+    """The app; `tokens` default to `tokens.db` in the home folder of the Systems the factory builds."""
+    pool = SystemPool(system_factory, pool_size)
+    if tokens is None:
+        with pool.system() as system:
+            tokens = TokenStore.in_home(system.config.home)
+    metrics = metrics or ServiceMetrics()
+    requests = Counter("agent_learning_http_requests", "HTTP requests, by route and status",
+                       ["method", "route", "status"], registry=metrics.registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        pool.close()
+
+    app = FastAPI(title="agent-learning", version="0.1.0", lifespan=lifespan,
+                  description="Learning state of conversational agents; owners see only their own agents.")
+    app.state.pool, app.state.tokens, app.state.metrics = pool, tokens, metrics
+    app.state.sessions = Sessions()
+    app.include_router(agents_api.router)
+    app.include_router(feedback_api.router)
+    app.include_router(owner_pages.router)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    app.add_middleware(BodySizeLimit, limit=body_limit)
+
+    @app.exception_handler(RequestValidationError)
+    async def readable_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        # One sentence naming each field; the submitted values are not echoed (they may be private text).
+        problems = []
+        for e in error.errors():
+            where = ".".join(str(part) for part in e["loc"] if part != "body") or "body"
+            problems.append(f"{where}: {e['msg']}")
+        return JSONResponse(status_code=422, content={
+            "detail": "; ".join(problems),
+            "errors": [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in error.errors()],
+        })
+
+    @app.get("/healthz", summary="liveness and readiness: the stores answer")
+    def healthz() -> Response:
+        try:
+            with pool.system() as system:
+                system.read_models.checkpoints()
+        except Exception as error:  # noqa: BLE001 - any failure means not ready; the body says which
+            log.warning("health check failed: %s", type(error).__name__)
+            return JSONResponse(status_code=503, content={"ok": False, "error": f"{type(error).__name__}: {error}"})
+        return JSONResponse({"ok": True})
+
+    @app.get("/metrics", summary="Prometheus text format")
+    def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def run_web(config: Config, address: str) -> int:
+    """`agent-learning web`: serves the app on HOST:PORT until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    host, _, port = address.rpartition(":")
+    app = create_app(lambda: bootstrap(config))
+    # access_log off: request lines carry agent ids only, but the API has nothing to gain from them.
+    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), access_log=False, log_config=None)
+    return 0

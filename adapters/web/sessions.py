@@ -1,0 +1,52 @@
+"""Owner-page sessions: the token is exchanged once at login for a random session id in an HttpOnly cookie.
+
+Sessions live in this process's memory (they end when it restarts); each carries its own CSRF token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+from attrs import frozen
+
+from adapters.api_tokens import Principal
+
+SESSION_COOKIE = "agent_learning_session"
+SESSION_SECONDS = 8 * 3600
+
+
+@frozen
+class Session:
+    principal: Principal
+    csrf: str
+    expires: float
+
+
+class Sessions:
+    def __init__(self, lifetime: float = SESSION_SECONDS):
+        self._lifetime = lifetime
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, principal: Principal) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions[session_id] = Session(principal, secrets.token_urlsafe(32),
+                                                 time.monotonic() + self._lifetime)
+        return session_id
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None and session.expires < time.monotonic():
+                del self._sessions[session_id]
+                return None
+        return session
+
+    def close(self, session_id: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(session_id or "", None)
