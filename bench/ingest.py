@@ -153,20 +153,22 @@ class Counter(Aggregate):
         self.count += 1
 
 
-def _system(home: str):
+def _system(home: str, store: str | None = None):
     from adapters.bootstrap import Config, bootstrap
 
+    if store:  # events and read models on MongoDB
+        return bootstrap(Config(home=Path(home), event_store=store, read_models=store))
     return bootstrap(Config(home=Path(home)))
 
 
-def measure_ingest(file: str, home: str) -> dict:
+def measure_ingest(file: str, home: str, store: str | None = None) -> dict:
     """(a) and (e): what `agent-learning ingest FILE` does (a second process projects while this
     one records), timed in two phases: recording, then the rest of the catch-up."""
     from adapters.ingest import ingest_lines
     from adapters.projections_alongside import projections_alongside
 
     rss_before = _max_rss_mib()
-    system = _system(home)
+    system = _system(home, store)
     started = time.perf_counter()
     with open(file, "rb") as lines, projections_alongside(system.config):
         report = ingest_lines(system.service, lines, file)
@@ -309,8 +311,30 @@ def run(args: argparse.Namespace) -> dict:
             results["rebuild"] = _child("rebuild", log_events=args.rebuild_events, agents=args.agents,
                                         home=str(Path(tmp) / "rebuild"))
             _progress("rebuild done")
+        if args.mongodb_events:
+            results["mongodb"] = measure_on_mongodb(Path(tmp), args.mongodb_events, args.agents)
+            _progress("MongoDB run done")
     results["summary"] = summarise(results)
     return results
+
+
+def measure_on_mongodb(tmp: Path, events: int, agents: int) -> dict:
+    """(a) on MongoDB (events and read models) beside (a) on SQLite, same smaller input, one run each.
+    The server is SecantusDB, a Python reimplementation of the protocol: real MongoDB will differ."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from infra.local_servers import MongoServer
+
+    file = tmp / "feedback-mongodb.jsonl"
+    write_lines(file, events, max(1, agents // 10))
+    server = MongoServer.start(tmp / "secantusdb")
+    try:
+        base, _, options = server.url.partition("?")
+        store = f"{base.rstrip('/')}/bench" + (f"?{options}" if options else "")
+        mongodb = _child("ingest", file=str(file), home=str(tmp / "mongodb"), store=store)
+    finally:
+        server.stop()
+    sqlite = _child("ingest", file=str(file), home=str(tmp / "mongodb-sqlite"))
+    return {"mongodb": mongodb, "sqlite": sqlite}
 
 
 def summarise(results: dict) -> dict:
@@ -383,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds of (a) and (b)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every figure")
     parser.add_argument("--skip-load", action="store_true", help="leave out (c)")
+    parser.add_argument("--mongodb-events", type=int, default=0, metavar="N",
+                        help="also (a) with N messages on MongoDB (SecantusDB) beside SQLite; 0 leaves it out")
     parser.add_argument("--skip-rebuild", action="store_true", help="leave out (d)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -394,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.agents, args.history, args.rebuild_events, args.repeat = 5_000, 100, 2_000, 20_000, 1
     results = run(args)
     print(table(results))
+    if "mongodb" in results:
+        mongo, lite = results["mongodb"]["mongodb"], results["mongodb"]["sqlite"]
+        print(f"(f) ingest end to end on MongoDB  {mongo['lines'] / mongo['seconds']:,.0f} events/s  "
+              f"{mongo['lines']:,} lines; SQLite on the same input {lite['lines'] / lite['seconds']:,.0f}/s "
+              f"(ratio {lite['seconds'] / mongo['seconds']:.2f}); SecantusDB is a reimplementation: "
+              "real MongoDB figures will differ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"ingest-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2))
