@@ -2,6 +2,7 @@
 
 Environment, beyond AGENT_LEARNING_KAFKA (bootstrap servers):
   AGENT_LEARNING_KAFKA_GROUP            consumer group id (default agent-learning)
+  AGENT_LEARNING_KAFKA_POLL_SECONDS     longest wait for a batch to fill (default 1.0; lower = less latency)
   AGENT_LEARNING_KAFKA_CLIENT_CONFIG    JSON object of extra librdkafka settings for every client
                                         (security, timeouts), e.g. {"session.timeout.ms": 10000}
   AGENT_LEARNING_RELAY_MODE             exactly-once (default) or at-least-once
@@ -65,7 +66,11 @@ def kafka_consumer_worker(config: Config, system: System, metrics: ServiceMetric
     topics = KafkaTopics.from_env()
     extra = extra_client_config()
     _ensure_topics(config, topics, extra)
+    try:
+        poll = float(os.environ.get("AGENT_LEARNING_KAFKA_POLL_SECONDS", "1.0"))
+    except ValueError:
+        raise ConfigurationError("AGENT_LEARNING_KAFKA_POLL_SECONDS must be a number of seconds, e.g. 0.05") from None
     settings = ConsumerSettings(group_id=os.environ.get("AGENT_LEARNING_KAFKA_GROUP", "agent-learning"),
-                                client=extra)
+                                client=extra, poll_timeout=poll)
     consumer = FeedbackConsumer(system.service, config.kafka, topics, settings, on_batch=metrics.record_batch)
     return ConsumerWorker(consumer, system, metrics)
