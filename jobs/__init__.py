@@ -1,0 +1,1 @@
+"""The batch loop: daily datasets, weekly training jobs, monthly archetype refresh (issue #5)."""
