@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.api_tokens import Principal
 from adapters.cli import history_entries
 from adapters.web.authorization import administrator, principal, visible_agent
+from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.system_pool import SystemPool
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import InvalidLearningConfig, LearningConfig, validate_command_config
@@ -93,15 +94,27 @@ def unfreeze(agent_id: str, body: ReasonBody, request: Request, who: Principal =
     return {"agentId": agent_id, "frozen": False, "changed": result == "recorded"}
 
 
-BATCH_LOOP_MISSING = ("the batch loop (training jobs and the model registry) is not built yet; "
-                      "this route answers once it is")
+def _batch_rows(request: Request, who: Principal, collection: str, agent_id: str | None, limit: int) -> list[dict]:
+    with _pool(request).system() as system:
+        system.projections.catch_up()
+        if agent_id is not None:
+            visible_agent(system, who, agent_id)
+        return visible_rows(system.read_models, collection, who, agent_id, limit)
 
 
-@router.get("/training-jobs", status_code=501, summary="batch training jobs (not built yet: 501)")
-def training_jobs(who: Principal = Depends(principal)) -> dict:
-    raise HTTPException(501, BATCH_LOOP_MISSING)
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many rows, newest first")]
+AgentFilter = Annotated[str | None, Query(description="only this agent's rows (404 if the agent is not yours)")]
 
 
-@router.get("/models", status_code=501, summary="the model registry (not built yet: 501)")
-def models(who: Principal = Depends(principal)) -> dict:
-    raise HTTPException(501, BATCH_LOOP_MISSING)
+@router.get("/training-jobs", summary="batch training jobs, newest first (owners: their agents' jobs only; "
+                                      "archetype-wide jobs: administrators only)")
+def training_jobs(request: Request, agentId: AgentFilter = None, limit: Limit = 100,  # noqa: N803 - wire name
+                  who: Principal = Depends(principal)) -> list[dict]:
+    return _batch_rows(request, who, TRAINING_JOBS, agentId, limit)
+
+
+@router.get("/models", summary="model versions in the registry, newest first, with their aliases "
+                               "(owners: their agents' models only; archetype-wide models: administrators only)")
+def models(request: Request, agentId: AgentFilter = None, limit: Limit = 100,  # noqa: N803 - wire name
+           who: Principal = Depends(principal)) -> list[dict]:
+    return _batch_rows(request, who, MODEL_VERSIONS, agentId, limit)

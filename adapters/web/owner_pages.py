@@ -1,7 +1,9 @@
-"""The owner's page `GET /agents/{id}`: state, one chart, and the configuration form.
+"""The owner pages: `GET /agents` (the owner's agents; administrators see all) and `GET /agents/{id}`
+(state, charts, the configuration form, the recent history, training jobs and model versions).
 
 Signing in exchanges an API token for a session cookie (HttpOnly, SameSite=Strict);
-the form carries the session's CSRF token. Other owners' agents are 404, as in the API.
+forms carry the session's CSRF token. A session ends when its token is revoked. Other
+owners' agents are 404, as in the API. Administrators also get freeze/unfreeze forms.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from adapters.web.agent_timeline import AgentTimeline
 from adapters.web.authorization import visible_agent
+from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, is_champion, visible_rows
+from adapters.web.charts import epsilon_svg, feedback_volume_svg, recalculations_svg, reward_sentiment_svg
 from adapters.web.sessions import SESSION_COOKIE, SESSION_SECONDS, Session
 from adapters.web.trait_chart import trait_chart_svg
-from domain.commands import ConfigureLearning
+from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig, validate_command_config
+from projections.agent_feedback_aggregations import AGGREGATIONS
+from projections.agent_learning_state import STATE
 from projections.agent_policy_history import HISTORY
 from projections.read_model_store import Condition
 
@@ -28,7 +35,19 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def _session(request: Request) -> Session | None:
-    return request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+    """The request's session, if it has one that has not expired and whose token is not revoked."""
+    sessions = request.app.state.sessions
+    session_id = request.cookies.get(SESSION_COOKIE)
+    session = sessions.get(session_id)
+    if session is not None and session.token_id is not None and not request.app.state.tokens.is_active(session.token_id):
+        sessions.close(session_id)
+        return None
+    return session
+
+
+def _check_csrf(session: Session, csrf: str) -> None:
+    if not hmac.compare_digest(csrf, session.csrf):
+        raise HTTPException(403, "the form is stale or did not come from this site: reload the page and retry")
 
 
 def _safe_next(target: str) -> str:
@@ -43,14 +62,45 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login")
 def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
-    principal = request.app.state.tokens.principal(token)
-    if principal is None:
+    found = request.app.state.tokens.identify(token)
+    if found is None:
         return templates.TemplateResponse(request, "login.html", status_code=401, context={
             "next": _safe_next(next), "error": "That token is not valid: check it, or ask an administrator."})
+    token_id, principal = found
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, request.app.state.sessions.open(principal), max_age=SESSION_SECONDS,
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.set_cookie(SESSION_COOKIE, request.app.state.sessions.open(principal, token_id),
+                        max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
     return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    session = _session(request)
+    if session is not None:
+        _check_csrf(session, csrf)
+        request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/agents", status_code=303)
+
+
+@router.get("/agents", response_class=HTMLResponse)
+def agent_list(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return RedirectResponse("/login?next=%2Fagents", status_code=303)
+    who = session.principal
+    with request.app.state.pool.system() as system:
+        system.projections.catch_up()
+        where = [] if who.admin else [Condition("ownerId", "eq", who.owner_id)]
+        agents = system.read_models.find(STATE, where, order_by=("agentId",))
+    return templates.TemplateResponse(request, "agents.html", {"agents": agents, "session": session})
 
 
 def _not_found(request: Request, error: HTTPException) -> Response:
@@ -64,10 +114,25 @@ def _page(request: Request, session: Session, agent_id: str, error: str | None =
             agent = visible_agent(system, session.principal, agent_id)
         except HTTPException as not_visible:
             return _not_found(request, not_visible)
-        history = system.read_models.find(HISTORY, [Condition("agentId", "eq", agent_id)], order_by=("version",))
+        this_agent = [Condition("agentId", "eq", agent_id)]
+        history = system.read_models.find(HISTORY, this_agent, order_by=("version",))
+        volume = system.read_models.find(AGGREGATIONS, this_agent, order_by=("day",))
+        timeline = AgentTimeline.from_events(system.service.history(agent_id))
+        jobs = visible_rows(system.read_models, TRAINING_JOBS, session.principal, agent_id, limit=20)
+        models = visible_rows(system.read_models, MODEL_VERSIONS, session.principal, agent_id, limit=20)
+        settings = system.service.settings
+    charts = {
+        "traits": trait_chart_svg(history, settings.traits, timeline.marks, timeline.priors),
+        "reward_sentiment": reward_sentiment_svg(timeline, settings.freeze_threshold),
+        "epsilon": epsilon_svg(timeline, now=timeline.last_at, floor=settings.epsilon_floor),
+        "volume": feedback_volume_svg(volume),
+        "recalculations": recalculations_svg(history),
+    }
     return templates.TemplateResponse(request, "agent.html", status_code=status_code, context={
-        "agent": agent, "chart": Markup(trait_chart_svg(history)), "csrf": session.csrf, "error": error,
-        "profiles": list(PROFILES), "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict()})
+        "agent": agent, "charts": {name: Markup(svg) for name, svg in charts.items()}, "session": session,
+        "csrf": session.csrf, "error": error, "timeline": timeline, "jobs": jobs, "models": models,
+        "is_champion": is_champion, "profiles": list(PROFILES),
+        "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict()})
 
 
 def _sign_in(agent_id: str) -> Response:
@@ -99,8 +164,7 @@ def save_learning_config(agent_id: str, request: Request, csrf: str = Form(""), 
     session = _session(request)
     if session is None:
         return _sign_in(agent_id)
-    if not hmac.compare_digest(csrf, session.csrf):
-        raise HTTPException(403, "the form is stale or did not come from this site: reload the page and retry")
+    _check_csrf(session, csrf)
     with request.app.state.pool.system() as system:
         try:
             agent = visible_agent(system, session.principal, agent_id)
@@ -118,6 +182,44 @@ def save_learning_config(agent_id: str, request: Request, csrf: str = Form(""), 
             rejected = None
             service = system.service
             service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False))
+            system.projections.catch_up()
+    if rejected:
+        return _page(request, session, agent_id, error=rejected, status_code=422)
+    return RedirectResponse(f"/agents/{quote(agent_id, safe='')}", status_code=303)
+
+
+@router.post("/agents/{agent_id}/freeze")
+def freeze_from_page(agent_id: str, request: Request, csrf: str = Form(""), reason: str = Form("")) -> Response:
+    return _freeze_or_unfreeze(agent_id, request, csrf, reason, freeze=True)
+
+
+@router.post("/agents/{agent_id}/unfreeze")
+def unfreeze_from_page(agent_id: str, request: Request, csrf: str = Form(""), reason: str = Form("")) -> Response:
+    return _freeze_or_unfreeze(agent_id, request, csrf, reason, freeze=False)
+
+
+def _freeze_or_unfreeze(agent_id: str, request: Request, csrf: str, reason: str, freeze: bool) -> Response:
+    """Administrators only, as in the API; the reason is recorded in the agent's history."""
+    session = _session(request)
+    if session is None:
+        return _sign_in(agent_id)
+    _check_csrf(session, csrf)
+    if not session.principal.admin:
+        raise HTTPException(403, "only administrators may freeze or unfreeze an agent")
+    reason = reason.strip()
+    with request.app.state.pool.system() as system:
+        try:
+            visible_agent(system, session.principal, agent_id)
+        except HTTPException as not_visible:
+            return _not_found(request, not_visible)
+        if not reason or len(reason) > 500:
+            rejected = "give a reason (1 to 500 characters): it is recorded in the agent's history"
+        else:
+            rejected = None
+            service = system.service
+            command = (FreezeUpdates if freeze else UnfreezeUpdates)(agent_id, reason, service.clock(),
+                                                                    by=session.principal.name)
+            (service.freeze if freeze else service.unfreeze)(command)
             system.projections.catch_up()
     if rejected:
         return _page(request, session, agent_id, error=rejected, status_code=422)

@@ -1,6 +1,7 @@
 """Owner-page sessions: the token is exchanged once at login for a random session id in an HttpOnly cookie.
 
-Sessions live in this process's memory (they end when it restarts); each carries its own CSRF token.
+Sessions live in this process's memory (they end when it restarts); each carries its own CSRF token
+and the id of the token it was opened with, so revoking that token ends the session too.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Callable
 
 from attrs import frozen
 
@@ -22,19 +24,21 @@ class Session:
     principal: Principal
     csrf: str
     expires: float
+    token_id: str | None = None
 
 
 class Sessions:
-    def __init__(self, lifetime: float = SESSION_SECONDS):
+    def __init__(self, lifetime: float = SESSION_SECONDS, clock: Callable[[], float] = time.monotonic):
         self._lifetime = lifetime
+        self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def open(self, principal: Principal) -> str:
+    def open(self, principal: Principal, token_id: str | None = None) -> str:
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions[session_id] = Session(principal, secrets.token_urlsafe(32),
-                                                 time.monotonic() + self._lifetime)
+                                                 self._clock() + self._lifetime, token_id)
         return session_id
 
     def get(self, session_id: str | None) -> Session | None:
@@ -42,7 +46,7 @@ class Sessions:
             return None
         with self._lock:
             session = self._sessions.get(session_id)
-            if session is not None and session.expires < time.monotonic():
+            if session is not None and session.expires < self._clock():
                 del self._sessions[session_id]
                 return None
         return session

@@ -261,13 +261,6 @@ def test_metrics_are_prometheus_text_counting_requests_and_messages(api):
     assert 'agent_learning_messages_total{outcome="recorded"}' in text
 
 
-@pytest.mark.parametrize("path", ["/api/training-jobs", "/api/models"])
-def test_batch_loop_routes_say_they_are_not_built_yet(api, path):
-    response = api.get(path, api.admin)
-    assert response.status_code == 501
-    assert "not built yet" in response.json()["detail"]
-
-
 def test_the_openapi_document_lists_every_route(api):
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/api/agents/{agent_id}", "/api/agents/{agent_id}/history", "/api/agents/{agent_id}/learning-config",

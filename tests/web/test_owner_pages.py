@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.web.sessions import SESSION_COOKIE
+from adapters.web.sessions import SESSION_COOKIE, Sessions
 from tests.conftest import feedback
 
 
@@ -38,14 +38,29 @@ def test_a_wrong_token_does_not_sign_in(api):
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
 
 
-def test_the_owner_sees_their_agent_with_the_trait_chart(api):
+CHARTS = ("traits", "reward-sentiment", "epsilon", "feedback-volume", "recalculations")
+
+
+def test_the_owner_sees_their_agent_with_every_chart(api):
     _recalculate(api)
     _sign_in(api, api.owner_a)
     page = api.client.get("/agents/a-1")
     assert page.status_code == 200
     assert "Agent a-1" in page.text
-    assert page.text.count("<svg") == 1
+    for chart in CHARTS:
+        assert re.search(rf'<svg [^>]*data-chart="{chart}"', page.text), chart
     assert 'data-trait="empathy"' in page.text
+    assert 'class="empty"' not in page.text.split("<h2>Training jobs")[0]
+
+
+def test_a_new_agent_shows_empty_states_that_say_what_to_do(api):
+    _sign_in(api, api.owner_a)
+    page = api.client.get("/agents/a-1").text
+    for chart in ("traits", "reward-sentiment", "feedback-volume", "recalculations"):
+        assert re.search(rf'<p class="empty" data-chart="{chart}">', page), chart
+    assert "<code>agent-learning ingest FILE</code>" in page and "<code>POST /api/feedback</code>" in page
+    assert 'data-chart="epsilon"' in page  # ε exists from registration on
+    assert 'id="jobs-empty"' in page and 'id="models-empty"' in page
 
 
 def test_another_owners_agent_is_not_found(api):
@@ -72,3 +87,52 @@ def test_the_owner_changes_the_configuration_from_the_page(api):
     rejected = api.client.post("/agents/a-1/learning-config", data={"csrf": csrf, "actionRate": "0.9"})
     assert rejected.status_code == 422
     assert "actionRate=0.9 is outside" in rejected.text
+
+
+def test_the_page_shows_the_configuration_change_in_the_recent_history(api):
+    _sign_in(api, api.owner_a)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', api.client.get("/agents/a-1").text).group(1)
+    api.client.post("/agents/a-1/learning-config", data={"csrf": csrf, "profile": "conservative"})
+    history = api.client.get("/agents/a-1").text.split('id="history"')[1]
+    newest = re.search(r'<tr data-type="([^"]+)">.*?</tr>', history, re.S)
+    assert newest.group(1) == "LearningConfigured"
+    assert "learning configured: profile conservative" in newest.group(0)
+
+
+def test_an_administrator_unfreezes_from_the_page_and_an_owner_may_not(api):
+    api.post("/api/agents/a-1/freeze", api.admin, json={"reason": "complaints"})
+    _sign_in(api, api.owner_a)
+    owner_page = api.client.get("/agents/a-1").text
+    assert "updates frozen" in owner_page and "/agents/a-1/unfreeze" not in owner_page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', owner_page).group(1)
+    refused = api.client.post("/agents/a-1/unfreeze", data={"csrf": csrf, "reason": "mine"})
+    assert refused.status_code == 403
+    assert api.get("/api/agents/a-1", api.admin).json()["frozen"] is True
+
+    api.client.cookies.clear()
+    api.client.post("/login", data={"token": api.admin, "next": "/agents/a-1"})
+    page = api.client.get("/agents/a-1").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    missing_reason = api.client.post("/agents/a-1/unfreeze", data={"csrf": csrf, "reason": " "})
+    assert missing_reason.status_code == 422 and "give a reason" in missing_reason.text
+    done = api.client.post("/agents/a-1/unfreeze", data={"csrf": csrf, "reason": "reviewed"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert api.get("/api/agents/a-1", api.admin).json()["frozen"] is False
+    assert "updates unfrozen by admin: reviewed" in api.client.get("/agents/a-1").text
+
+
+def test_signing_out_ends_the_session(api):
+    _sign_in(api, api.owner_a)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', api.client.get("/agents/a-1").text).group(1)
+    assert api.client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert api.client.get("/agents/a-1", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_session_asks_to_sign_in_again(api):
+    now = [1000.0]
+    api.client.app.state.sessions = Sessions(lifetime=3600, clock=lambda: now[0])
+    _sign_in(api, api.owner_a)
+    assert api.client.get("/agents/a-1").status_code == 200
+    now[0] += 3601
+    response = api.client.get("/agents/a-1", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")

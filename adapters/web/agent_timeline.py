@@ -1,0 +1,119 @@
+"""What the agent page draws from the agent's own recorded events, read once per page.
+
+The read models hold the policy versions and the daily counts; the rest (each feedback's
+reward and the sentiment after it, ε changes, freezes and unfreezes, the recent history)
+comes from the agent's events. Feedback text (prompt, response) is never taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from attrs import define, field, frozen
+
+from domain.agent import Agent
+from domain.timestamps import to_iso
+
+RECENT = 20
+
+
+@frozen
+class FeedbackPoint:
+    at: datetime
+    reward: float
+    sentiment: float
+
+
+@frozen
+class Mark:
+    """A freeze or an unfreeze, placed on the version axis at the policy version in force then."""
+
+    at: datetime
+    version: int
+    frozen: bool
+    reason: str
+
+
+@frozen
+class Entry:
+    """One line of the page's recent history."""
+
+    version: int
+    at: str
+    type: str
+    summary: str
+
+
+@define
+class AgentTimeline:
+    priors: dict[str, float] | None = None
+    registered_at: datetime | None = None
+    feedback: list[FeedbackPoint] = field(factory=list)
+    sentiment_resets: list[datetime] = field(factory=list)
+    epsilon: list[tuple[datetime, float]] = field(factory=list)
+    marks: list[Mark] = field(factory=list)
+    recent: list[Entry] = field(factory=list)
+    last_at: datetime | None = None  # the latest event's time: the charts' right edge
+
+    @classmethod
+    def from_events(cls, events: Iterable[Any], recent: int = RECENT) -> "AgentTimeline":
+        timeline = cls()
+        version = 0
+        entries: list[Entry] = []
+        for event in events:
+            at = getattr(event, "occurred_at", None) or event.timestamp
+            if isinstance(event, Agent.AgentRegistered):
+                timeline.priors = dict(event.priors)
+                timeline.registered_at = at
+                timeline.epsilon.append((at, event.epsilon))
+            elif isinstance(event, Agent.LearningConfigured):
+                timeline.epsilon.append((at, event.epsilon))
+            elif isinstance(event, Agent.FeedbackRecorded):
+                timeline.feedback.append(FeedbackPoint(at, event.reward, event.sentiment))
+            elif isinstance(event, Agent.PolicyRecalculated):
+                version = event.policy_version
+                timeline.epsilon.append((at, event.epsilon))
+            elif isinstance(event, (Agent.UpdatesFrozen, Agent.UpdatesUnfrozen)):
+                unfrozen = isinstance(event, Agent.UpdatesUnfrozen)
+                timeline.marks.append(Mark(at, version, not unfrozen, event.reason))
+                if unfrozen:
+                    timeline.sentiment_resets.append(at)
+            timeline.last_at = at if timeline.last_at is None else max(timeline.last_at, at)
+            entries.append(Entry(event.originator_version, to_iso(at), type(event).__name__, summarise(event)))
+        timeline.recent = entries[-recent:][::-1]
+        return timeline
+
+
+def _rates(config: dict) -> str:
+    parts = [f"profile {config['profile']}"] if config.get("profile") else []
+    for key, label in (("traitRate", "trait rate"), ("actionRate", "action rate"), ("epsilon", "ε")):
+        if config.get(key) is not None:
+            parts.append(f"{label} {config[key]}")
+    for trait, rate in sorted((config.get("traitRates") or {}).items()):
+        parts.append(f"{trait} rate {rate}")
+    return ", ".join(parts) or "defaults"
+
+
+def summarise(event: Any) -> str:
+    """One short line per event, as on `agent history`; never the feedback's text."""
+    if isinstance(event, Agent.AgentRegistered):
+        return f"registered as {event.archetype}" + (f" for {event.owner_id}" if event.owner_id else "")
+    if isinstance(event, Agent.RegistrationAmended):
+        return f"registration amended: {event.archetype}" + (f" for {event.owner_id}" if event.owner_id else "")
+    if isinstance(event, Agent.LearningConfigured):
+        capped = f" (capped: {', '.join(map(str, event.caps))})" if event.caps else ""
+        return f"learning configured: {_rates(event.config)}{capped}"
+    if isinstance(event, Agent.FeedbackRecorded):
+        return f"{event.kind}, reward {event.reward:+.2f}, sentiment {event.sentiment:+.3f}"
+    if isinstance(event, Agent.PolicyRecalculated):
+        return f"policy v{event.policy_version} by {event.trigger}, confidence {event.confidence}"
+    if isinstance(event, Agent.UpdatesFrozen):
+        return f"updates frozen{' by ' + event.by if event.by else ''}: {event.reason}"
+    if isinstance(event, Agent.UpdatesUnfrozen):
+        return f"updates unfrozen{' by ' + event.by if event.by else ''}: {event.reason}"
+    if isinstance(event, Agent.SessionEnded):
+        return "session ended"
+    if isinstance(event, Agent.ActivityRecorded):
+        return f"activity: {event.activity}"
+    return ""
