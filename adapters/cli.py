@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from adapters.audit import audit_agent
 from adapters.bootstrap import Config, ConfigurationError, System, bootstrap
+from adapters.cli_tokens import add_token_commands
 from adapters.ingest import IngestReport, ingest_lines
 from adapters.learning_service import UnknownAgent, utc_now
 from adapters.projections_alongside import projections_alongside
@@ -370,8 +371,9 @@ def cmd_tokens_create(system: System, args: argparse.Namespace) -> int:
         tokens.close()
     print(token)
     who = "administrators" if args.admin else f"owner {args.owner}"
-    print(f"a new API token for {who}; it is shown only now (only its hash is kept in "
-          f"{system.config.home / 'tokens.db'}): send it as 'Authorization: Bearer TOKEN'", file=sys.stderr)
+    print(f"a new API token for {who}, id {TokenStore.token_id(token)}; it is shown only now (only its hash is "
+          f"kept in {system.config.home / 'tokens.db'}): send it as 'Authorization: Bearer TOKEN'; "
+          "revoke it with `agent-learning tokens revoke ID`", file=sys.stderr)
     return EXIT_OK
 
 
@@ -420,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--owner", metavar="ID", help="the owner whose agents the token may see and configure")
     who.add_argument("--admin", action="store_true", help="a token for administrators: every agent, freeze/unfreeze")
     p.set_defaults(handler=cmd_tokens_create)
+    add_token_commands(tokens)
 
     p = sub.add_parser("ingest", help="process a JSONL file of messages as the realtime loop would")
     p.add_argument("file", help="JSONL file, one message a line (- for stdin)")
@@ -485,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--action-rate", type=float, metavar="R")
     p.add_argument("--epsilon", type=float, metavar="E")
     p.set_defaults(handler=cmd_config_set)
+
+    from adapters.cli_models import add_model_commands
+
+    add_model_commands(sub)
     return parser
 
 
