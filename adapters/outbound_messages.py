@@ -10,6 +10,7 @@ from attrs import frozen
 
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
+from domain.model_registry import ModelRegistry, scope_of_registry
 from domain.timestamps import to_iso
 
 LEARNING_UPDATES = "agent-learning-updates"
@@ -32,12 +33,12 @@ def stable_event_id(event: Any) -> str:
     return f"{event.originator_id}:{event.originator_version}"
 
 
-def _json_message(topic: str, event: Any, body: dict, position: int) -> OutboundMessage:
+def _json_message(topic: str, event: Any, body: dict, position: int, key: str | None = None) -> OutboundMessage:
     event_id = stable_event_id(event)
     body = {"type": body.pop("type"), "eventId": event_id, **body}
     return OutboundMessage(
         topic=topic,
-        key=body["agentId"],
+        key=key if key is not None else body["agentId"],
         headers={"event-id": event_id, "event-type": body["type"], "content-type": JSON},
         value=json.dumps(body, separators=(",", ":")).encode(),
         position=position,
@@ -91,9 +92,31 @@ def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundM
     )
 
 
+def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMessage:
+    """An alias moved: consumers load `adapterDir` on `baseModel` for that agent or archetype. Key: its scope."""
+    scope = scope_of_registry(event.originator_id)
+    whose = {"agentId": scope.name} if scope.agent_id is not None else {"archetype": scope.name}
+    return _json_message(MODEL_UPDATES, event, {
+        "type": "ModelUpdated",
+        **whose,
+        "alias": event.alias,
+        "modelId": event.model_id,
+        "previousModelId": event.previous_model_id,
+        "version": event.version,
+        "action": event.action,
+        "baseModel": event.base_model,
+        "datasetId": event.dataset_id,
+        "adapterDir": event.adapter_dir,
+        "movedBy": event.by,
+        "reason": event.reason,
+        "occurredAt": to_iso(event.occurred_at),
+    }, position, key=scope.name)
+
+
 MAPPINGS = {
     Agent.PolicyRecalculated.TOPIC: learning_updated,
     Agent.UpdatesFrozen.TOPIC: updates_frozen,
     Agent.UpdatesUnfrozen.TOPIC: updates_unfrozen,
     DeadLetter.MessageRejected.TOPIC: dead_lettered,
+    ModelRegistry.AliasMoved.TOPIC: model_updated,
 }

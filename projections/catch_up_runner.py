@@ -19,13 +19,15 @@ from projections.agent_learning_state import AgentLearningState
 from projections.agent_policy_history import AgentPolicyHistory
 from projections.agent_relationship_strength import AgentRelationshipStrength
 from projections.dead_letters import DeadLetters
+from projections.model_versions import ModelVersions
 from projections.projection import Projection, View
 from projections.read_model_store import BUILDING, LIVE, Checkpoint, CheckpointMoved, ReadModelStore
+from projections.training_jobs import TrainingJobs
 
 
 def all_projections() -> list[Projection]:
     return [AgentLearningState(), AgentPolicyHistory(), AgentFeedbackAggregations(),
-            AgentRelationshipStrength(), DeadLetters()]
+            AgentRelationshipStrength(), DeadLetters(), ModelVersions(), TrainingJobs()]
 
 
 @frozen

@@ -19,6 +19,7 @@ import pytest
 from adapters.kafka_config import KafkaTopics
 from adapters.kafka_feedback_consumer import NULL_VALUE_REASON
 from domain.agent import Agent
+from projections.catch_up_runner import all_projections
 from tests.contract.test_relay_sink_kafka import Record, output_topics, read_records
 from tests.kafka.serve_process import (
     ServeProcess,
@@ -34,8 +35,10 @@ pytestmark = pytest.mark.kafka
 UPDATE_FIELDS = {"type", "eventId", "agentId", "version", "trigger", "traits", "learnedTraits", "actionPolicy",
                  "explorationEpsilon", "confidence", "metrics", "occurredAt"}
 METRIC_FIELDS = {"feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance", "blendWeight"}
-PROJECTIONS = {"agent_learning_state", "agent_policy_history", "agent_feedback_aggregations",
-               "agent_relationship_strength", "dead_letters"}
+# Every registered read model reports its lag (the five of the realtime core, plus the batch loop's).
+PROJECTIONS = {p.name for p in all_projections()}
+assert {"agent_learning_state", "agent_policy_history", "agent_feedback_aggregations",
+        "agent_relationship_strength", "dead_letters"} <= PROJECTIONS
 
 
 def worked_example(agent_id: str = "a-1") -> list[tuple[str, bytes]]:

@@ -1,0 +1,161 @@
+"""The model registry's use cases: register a trained model, promote, roll back, list.
+
+Registries live in the same event store as agents, so every alias move reaches the
+relay (`ModelUpdated` on `agent-model-updates`) and the `model_versions` read model.
+Each command loads its registry fresh (the aggregate cache may be stale when another
+process wrote it) and, if another writer saved first, decides again from the new state.
+
+Promotion policy (`register_trained_model`): the first model of a scope becomes its
+`champion`. A later model moves `champion` only when its held-out loss improved on
+its own dataset (after < before) and is below the champion's held-out loss after
+training; otherwise it is registered and waits for `agent-learning models promote`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+
+from attrs import frozen
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.model_registry import (
+    CHAMPION,
+    RECORDED,
+    ModelRegistry,
+    ModelRegistryError,
+    Scope,
+    better_than_champion,
+    registry_id,
+    scope_of_model,
+)
+from projections.model_versions import MODEL_VERSIONS
+from projections.read_model_store import Condition
+
+WEEKLY_JOB = "weekly-job"
+MAX_ATTEMPTS = 10
+
+T = TypeVar("T")
+
+
+@frozen
+class AliasMove:
+    """What a promote or rollback did (`moved` False: the alias already pointed there; nothing recorded)."""
+
+    scope: Scope
+    alias: str
+    model_id: str
+    previous_model_id: str | None
+    moved: bool
+
+
+def _fresh(system, scope: Scope) -> ModelRegistry | None:
+    service = system.service
+    aggregate_id = registry_id(scope)
+    if service.repository.cache is not None:
+        try:
+            service.repository.cache.get(aggregate_id, evict=True)
+        except KeyError:
+            pass
+    try:
+        return service.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+
+
+def _change(system, scope: Scope, decide: Callable[[ModelRegistry | None], tuple[ModelRegistry | None, T]]) -> T:
+    """Load, decide, save; on a concurrent write, again from the fresh state."""
+    for attempt in range(MAX_ATTEMPTS):
+        registry, result = decide(_fresh(system, scope))
+        if registry is None or not registry.pending_events:
+            return result
+        try:
+            system.service.save(registry)
+            return result
+        except IntegrityError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def register_trained_model(system, *, scope_agent_id: str | None, scope_archetype: str | None,
+                           adapter_dir: Path, base_model: str, dataset_id: str, job_id: str,
+                           metrics: dict, now: datetime) -> str:
+    """Records a trained adapter as the scope's next model version; returns its model id.
+
+    Idempotent per job: registering the same `job_id` again returns the model already recorded.
+    """
+    scope = Scope(scope_agent_id, scope_archetype)
+
+    def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, str]:
+        registry = registry or ModelRegistry.open(scope, now)
+        if job_id in registry.models_by_job:
+            return registry, registry.models_by_job[job_id]
+        champion = registry.aliases.get(CHAMPION)
+        champion_metrics = registry.champion_metrics()
+        model_id = registry.register_version(dataset_id=dataset_id, base_model=base_model, job_id=job_id,
+                                             metrics=metrics, adapter_dir=str(adapter_dir), occurred_at=now)
+        if champion is None:
+            registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now,
+                             reason=f"first model of {scope.describe()} (training job {job_id})")
+        elif better_than_champion(metrics, champion_metrics):
+            registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now, reason=(
+                f"held-out loss {float(metrics['heldoutLossAfter']):.4f} after training (from "
+                f"{float(metrics['heldoutLossBefore']):.4f}) beats {champion}'s "
+                f"{float(champion_metrics['heldoutLossAfter']):.4f} (training job {job_id})"))  # type: ignore[index]
+        return registry, model_id
+
+    return _change(system, scope, decide)
+
+
+def promote_model(system, model_id: str, alias: str, *, by: str, reason: str, now: datetime) -> AliasMove:
+    scope = scope_of_model(model_id)
+    _require_reason(reason)
+
+    def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
+        if registry is None:
+            raise ModelRegistryError(f"{scope.describe()} has no trained models yet, so there is no {model_id!r} "
+                                     "to promote; see `agent-learning models list`")
+        previous = registry.aliases.get(alias)
+        moved = registry.promote(model_id, alias, by=by, reason=reason, occurred_at=now) == RECORDED
+        return registry, AliasMove(scope, alias, model_id, previous, moved)
+
+    return _change(system, scope, decide)
+
+
+def rollback_alias(system, scope: Scope, alias: str, *, by: str, reason: str, now: datetime) -> AliasMove:
+    _require_reason(reason)
+
+    def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
+        if registry is None:
+            raise ModelRegistryError(f"{scope.describe()} has no trained models, so alias {alias!r} has nothing "
+                                     "to roll back; see `agent-learning models list`")
+        previous = registry.aliases.get(alias)
+        target = registry.rollback(alias, by=by, reason=reason, occurred_at=now)
+        return registry, AliasMove(scope, alias, target, previous, True)
+
+    return _change(system, scope, decide)
+
+
+def aliases_of(system, scope: Scope) -> Mapping[str, str]:
+    """Where the scope's aliases point now, from the event store."""
+    registry = _fresh(system, scope)
+    return dict(registry.aliases) if registry is not None else {}
+
+
+def list_models(system, scope: Scope | None = None) -> list[dict]:
+    """The `model_versions` documents (of one scope, or all), oldest version first within each scope."""
+    system.projections.catch_up()
+    where = []
+    if scope is not None:
+        where = [Condition("agentId", "eq", scope.agent_id) if scope.agent_id is not None
+                 else Condition("archetype", "eq", scope.archetype)]
+    docs = system.read_models.find(MODEL_VERSIONS, where)
+    return sorted(docs, key=lambda d: (d.get("agentId") or "", d.get("archetype") or "", d["version"]))
+
+
+def _require_reason(reason: str) -> None:
+    if not reason or not reason.strip():
+        raise ModelRegistryError("every alias move records why: give a non-empty --reason")
