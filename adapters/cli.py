@@ -492,6 +492,10 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.cli_models import add_model_commands
 
     add_model_commands(sub)
+
+    from adapters.cli_jobs import add_job_commands
+
+    add_job_commands(sub)
     return parser
 
 

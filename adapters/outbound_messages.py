@@ -12,6 +12,7 @@ from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
 from domain.model_registry import ModelRegistry, scope_of_registry
 from domain.timestamps import to_iso
+from domain.training_dataset import TrainingDataset
 
 LEARNING_UPDATES = "agent-learning-updates"
 MODEL_UPDATES = "agent-model-updates"
@@ -113,10 +114,26 @@ def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMes
     }, position, key=scope.name)
 
 
+def training_dataset_ready(event: TrainingDataset.DatasetRecorded, position: int) -> OutboundMessage:
+    """A new training dataset is on disk (`location`, TRL JSONL files and manifest.json). Key: its scope."""
+    whose = {"agentId": event.agent_id} if event.agent_id is not None else {"archetype": event.archetype}
+    return _json_message(MODEL_UPDATES, event, {
+        "type": "TrainingDatasetReady",
+        **whose,
+        "datasetId": event.dataset_id,
+        "counts": event.counts,
+        "timeRange": event.time_range,
+        "sourcePositions": event.source_positions,
+        "location": event.location,
+        "occurredAt": to_iso(event.occurred_at),
+    }, position, key=event.agent_id if event.agent_id is not None else event.archetype)
+
+
 MAPPINGS = {
     Agent.PolicyRecalculated.TOPIC: learning_updated,
     Agent.UpdatesFrozen.TOPIC: updates_frozen,
     Agent.UpdatesUnfrozen.TOPIC: updates_unfrozen,
     DeadLetter.MessageRejected.TOPIC: dead_lettered,
     ModelRegistry.AliasMoved.TOPIC: model_updated,
+    TrainingDataset.DatasetRecorded.TOPIC: training_dataset_ready,
 }

@@ -25,6 +25,7 @@ TOPICS = (
     Agent.FeedbackRecorded.TOPIC,
     TrainingJob.Queued.TOPIC,
     TrainingJob.Succeeded.TOPIC,
+    TrainingJob.Failed.TOPIC,
 )
 
 Progress = Callable[[str], None]
@@ -35,7 +36,7 @@ class LogView:
     feedback: list[FeedbackItem] = field(factory=list)
     archetypes: dict[str, str] = field(factory=dict)  # agent id -> archetype
     job_scopes: dict[str, str] = field(factory=dict)  # training-job aggregate id -> scope key
-    jobs: list[str] = field(factory=list)  # training-job aggregate ids, in queue order
+    open_jobs: dict[str, None] = field(factory=dict)  # training-job aggregate ids not finished, in queue order
     last_trained: dict[str, datetime] = field(factory=dict)  # scope key -> last success
     head: int = 0
 
@@ -75,8 +76,12 @@ def _take(view: LogView, event: object, position: int, now: datetime) -> None:
         view.archetypes[agent_id_of(event.originator_id)] = event.archetype
     elif isinstance(event, TrainingJob.Queued):
         view.job_scopes[event.originator_id] = Scope(event.agent_id, event.archetype).key
-        view.jobs.append(event.originator_id)
+        view.open_jobs[event.originator_id] = None
+    elif isinstance(event, TrainingJob.Failed):
+        if event.final:
+            view.open_jobs.pop(event.originator_id, None)
     elif isinstance(event, TrainingJob.Succeeded):
+        view.open_jobs.pop(event.originator_id, None)
         scope = view.job_scopes.get(event.originator_id)
         if scope is not None and event.occurred_at <= now:
             previous = view.last_trained.get(scope)
