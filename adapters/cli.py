@@ -400,8 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="only the summary")
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("serve", help="the long-running worker: consumer, projections, relay, tick, /healthz, /metrics")
-    p.add_argument("--http", metavar="HOST:PORT", help="address of /healthz and /metrics "
+    p = sub.add_parser("serve", help="the long-running worker: consumer, projections, relay, tick, and the HTTP API "
+                                     "with owner pages, /healthz, /metrics")
+    p.add_argument("--http", metavar="HOST:PORT", help="address of the HTTP API, owner pages, /healthz and /metrics "
                    "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
     p.add_argument("--tick-interval", type=float, default=60.0, metavar="S", help="seconds between ticks (default 60)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -2,9 +2,10 @@
 
 Runs, each in its own thread and with its own service instance (so no two
 threads ever share a cached aggregate): the feedback consumer (when Kafka is
-configured), the projections, the relay, and the periodic tick, plus an HTTP
-endpoint with `/healthz` and `/metrics`. SIGTERM or SIGINT stops every loop after
-the work in hand, then the process exits.
+configured), the projections, the relay, and the periodic tick, plus the HTTP API
+and owner pages (as `agent-learning web`) with `/healthz` (the workers' health) and
+`/metrics` (one registry: the workers' and the API's metrics together). SIGTERM or
+SIGINT stops every loop after the work in hand, then the process exits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from datetime import datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -186,6 +188,13 @@ class ConsumerWorker(Worker):
         self.system.close()
 
 
+def workers_health(workers: list[Worker], threads: dict[str, threading.Thread]) -> tuple[bool, dict]:
+    """Healthy when every worker's thread is alive and none has been failing for a minute."""
+    report = {w.name: {**w.health(), "alive": threads[w.name].is_alive()} for w in workers}
+    ok = all(r["ok"] and r["alive"] for r in report.values())
+    return ok, {"ok": ok, "workers": report}
+
+
 class HealthAndMetrics:
     """`/healthz` (200 when every worker is alive and not failing for a minute, else 503) and `/metrics`."""
 
@@ -203,10 +212,8 @@ class HealthAndMetrics:
                 if self.path == "/metrics":
                     self._send(200, metrics.exposition(), "text/plain; version=0.0.4")
                 elif self.path == "/healthz":
-                    report = {w.name: {**w.health(), "alive": threads[w.name].is_alive()} for w in workers}
-                    ok = all(r["ok"] and r["alive"] for r in report.values())
-                    self._send(200 if ok else 503, json.dumps({"ok": ok, "workers": report}).encode(),
-                               "application/json")
+                    ok, report = workers_health(workers, threads)
+                    self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
                 else:
                     self._send(404, b'{"error": "not found: try /healthz or /metrics"}', "application/json")
 
@@ -247,10 +254,13 @@ def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float 
 
 
 def run_workers(workers: list[Worker], metrics: ServiceMetrics, http_address: str | None,
-                stop: threading.Event) -> int:
-    """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given."""
+                stop: threading.Event, http_server: Callable = HealthAndMetrics) -> int:
+    """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given.
+
+    `http_server(address, workers, threads, metrics)` builds what listens there: `HealthAndMetrics`,
+    or in `serve` the whole HTTP API (`adapters.web.in_serve.ServedApi`)."""
     threads = {w.name: threading.Thread(target=w.run, args=(stop,), name=w.name) for w in workers}
-    http = HealthAndMetrics(http_address, workers, threads, metrics) if http_address else None
+    http = http_server(http_address, workers, threads, metrics) if http_address else None
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -273,6 +283,9 @@ def serve(config: Config, http_address: str, tick_interval: float = 60.0,
           stop: threading.Event | None = None, relay: bool = True) -> int:
     log.info("starting", extra=fields(kafka=config.kafka or None, event_store=config.event_store,
                                       read_models=config.read_models, relay=relay))
+    from adapters.web.in_serve import ServedApi
+
     metrics = ServiceMetrics()
     workers = build_workers(config, metrics, tick_interval, relay)
-    return run_workers(workers, metrics, http_address, stop or threading.Event())
+    return run_workers(workers, metrics, http_address, stop or threading.Event(),
+                       http_server=partial(ServedApi, config=config))

@@ -33,8 +33,11 @@ def create_app(
     metrics: ServiceMetrics | None = None,
     pool_size: int = 4,
     body_limit: int = DEFAULT_LIMIT,
+    health: Callable[[], tuple[bool, dict]] | None = None,
 ) -> FastAPI:
-    """The app; `tokens` default to `tokens.db` in the home folder of the Systems the factory builds."""
+    """The app; `tokens` default to `tokens.db` in the home folder of the Systems the factory builds.
+
+    `health` replaces the stores check of `/healthz` (inside `serve`, the workers' health)."""
     pool = SystemPool(system_factory, pool_size)
     if tokens is None:
         with pool.system() as system:
@@ -79,6 +82,9 @@ def create_app(
 
     @app.get("/healthz", summary="liveness and readiness: the stores answer")
     def healthz() -> Response:
+        if health is not None:
+            ok, report = health()
+            return JSONResponse(status_code=200 if ok else 503, content=report)
         try:
             with pool.system() as system:
                 system.read_models.checkpoints()
