@@ -127,7 +127,7 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
             if count:
                 parts.append(f'<rect class="bar" x="{left:.1f}" y="{y(base + count):.1f}" width="{bar:.1f}" '
                              f'height="{y(base) - y(base + count):.1f}" fill="{colour(k)}">'
-                             f'<title>{day} {kind}: {count}</title></rect>')
+                             f'<title>{escape(day)} {escape(kind)}: {count}</title></rect>')
                 base += count
         if len(days) <= 10 or i in (0, len(days) - 1):
             parts.append(text(left + bar / 2, HEIGHT - 10, day, size=10, anchor="middle", fill=AXIS))
