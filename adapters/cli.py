@@ -178,6 +178,9 @@ def cmd_agent_history(system: System, args: argparse.Namespace) -> int:
             detail = f"v{data['policyVersion']} by {data['trigger']}, confidence {data['confidence']}"
         elif entry["type"] in ("UpdatesFrozen", "UpdatesUnfrozen"):
             detail = data["reason"]
+        elif entry["type"] == "PriorsRefreshed":
+            detail = f"{data['archetype']} {data['period']}: " + ", ".join(
+                f"{t} {v:.3f}→{data['after'][t]:.3f}" for t, v in data["before"].items() if v != data["after"][t])
         print(f"{entry['version']:>6}  {entry['occurredAt']}  {entry['type']:<20} {detail}")
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from adapters.orjson_transcoder import OrjsonTranscoder
+from adapters.refreshed_archetypes import settings_with_refreshed_priors, stored_priors
 from domain.agent import DUPLICATE, RECORDED, Agent, agent_aggregate_id
 from domain.commands import (
     AgentCommand,
@@ -165,13 +166,15 @@ class LearningService(Application):
         outcome = BatchOutcome()
         dead_letters = []
         now = self.clock()
+        # New agents start from the archetype priors the monthly job last refreshed.
+        registration = settings_with_refreshed_priors(self.settings, stored_priors(self.events))
         for item in items:
             if isinstance(item, Rejection):
                 outcome.rejected.append(item)
                 dead_letters.append(self._dead_letter(item, now))
                 continue
             try:
-                result = self._apply(item, agents)
+                result = self._apply(item, agents, registration)
             except ValueError as error:  # a rule the boundary could not check: reject, go on
                 rejection = Rejection("command", item.event_id or "-", b"", str(error), agent_id=item.agent_id)
                 outcome.rejected.append(rejection)
@@ -194,23 +197,25 @@ class LearningService(Application):
                 if isinstance(pending, Agent.PolicyRecalculated):
                     outcome.recalculations[pending.trigger] += 1
 
-    def _apply(self, command: AgentCommand, agents: dict[str, Agent]) -> str:
+    def _apply(self, command: AgentCommand, agents: dict[str, Agent],
+               registration: LearningSettings | None = None) -> str:
         settings = self.settings
+        registration = registration or settings
         agent = agents.get(command.agent_id)
         if agent is None:
             try:
                 agent = self.repository.get(agent_aggregate_id(command.agent_id))
             except AggregateNotFoundError:
                 if isinstance(command, RegisterAgent):
-                    agents[command.agent_id] = Agent.register(command, settings)
+                    agents[command.agent_id] = Agent.register(command, registration)
                     return RECORDED
                 # Feedback before registration: the agent is registered on the spot, at that event's time.
-                agent = Agent.register(RegisterAgent(None, command.agent_id, command.occurred_at), settings)
+                agent = Agent.register(RegisterAgent(None, command.agent_id, command.occurred_at), registration)
             agents[command.agent_id] = agent
         if isinstance(command, RecordFeedback):
             return agent.record_feedback(command, settings)
         if isinstance(command, RegisterAgent):
-            return agent.amend_registration(command, settings)
+            return agent.amend_registration(command, registration)
         if isinstance(command, EndSession):
             return agent.end_session(command, settings)
         if isinstance(command, RecordActivity):
@@ -315,6 +320,25 @@ class LearningService(Application):
             return BatchOutcome(), list(agents.values())
 
         return decide
+
+    def refresh_priors(self, agent_ids: Iterable[str], archetype: str, priors: dict, period: str,
+                       now: datetime, batch_size: int = 200) -> int:
+        """Hands an archetype's refreshed priors to the given agents (others are left alone); returns how many took them."""
+        ids, changed = list(agent_ids), 0
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start:start + batch_size]
+
+            def decide(agents: dict[str, Agent], chunk=chunk) -> tuple[BatchOutcome, list]:
+                for agent_id in chunk:
+                    try:
+                        agents[agent_id] = self.get_agent(agent_id)
+                    except UnknownAgent:
+                        continue
+                    agents[agent_id].refresh_priors(archetype, priors, period, now)
+                return BatchOutcome(), list(agents.values())
+
+            changed += len(self._in_one_transaction(decide).agents)
+        return changed
 
     # ---------------------------------------------------------------- history
 

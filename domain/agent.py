@@ -162,6 +162,16 @@ class Agent(TextIdAggregate):
         by: str | None
         occurred_at: datetime
 
+    class PriorsRefreshed(TextIdAggregate.Event):
+        """The monthly job refreshed the archetype's priors: future blending and decay use `after`."""
+
+        TOPIC = _topic("PriorsRefreshed")
+        archetype: str
+        before: dict
+        after: dict
+        period: str
+        occurred_at: datetime
+
     class Snapshot(TextIdAggregate.Snapshot):
         TOPIC = _topic("Snapshot")
 
@@ -315,6 +325,17 @@ class Agent(TextIdAggregate):
         self._unfrozen(reason=command.reason, by=command.by, occurred_at=command.occurred_at)
         return RECORDED
 
+    def refresh_priors(self, archetype: str, priors: Mapping[str, float], period: str,
+                       occurred_at: datetime) -> str:
+        """Takes an archetype's refreshed priors, if this agent is of that archetype and holds others.
+
+        Not an activity: it moves no timer and triggers no recalculation; the next one blends with them."""
+        if self.archetype != archetype or self.priors == dict(priors):
+            return UNCHANGED
+        self._priors_refreshed(archetype=archetype, before=dict(self.priors), after=dict(priors), period=period,
+                               occurred_at=occurred_at)
+        return RECORDED
+
     # ------------------------------------------------------------ derived views
 
     def rates(self, settings: LearningSettings) -> EffectiveRates:
@@ -443,6 +464,11 @@ class Agent(TextIdAggregate):
         self.frozen = False
         self.below_since = None
         self.sentiment = 0.0
+
+    @event(PriorsRefreshed)
+    def _priors_refreshed(self, archetype: str, before: dict, after: dict, period: str,
+                          occurred_at: datetime) -> None:
+        self.priors = dict(after)
 
     def _touch(self, occurred_at: datetime, event_id: str | None) -> None:
         self.last_activity_at = occurred_at
