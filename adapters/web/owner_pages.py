@@ -39,7 +39,9 @@ def _session(request: Request) -> Session | None:
     sessions = request.app.state.sessions
     session_id = request.cookies.get(SESSION_COOKIE)
     session = sessions.get(session_id)
-    if session is not None and session.token_id is not None and not request.app.state.tokens.is_active(session.token_id):
+    revoked = session is not None and session.token_id is not None \
+        and not request.app.state.tokens.is_active(session.token_id)
+    if revoked:
         sessions.close(session_id)
         return None
     return session

@@ -6,7 +6,9 @@ from __future__ import annotations
 from html import escape
 from typing import Mapping, Sequence
 
-from adapters.web.svg import AXIS, FEEDBACK_HINT, GRID, MUTED, colour, empty_state, open_svg, polyline, scale, text, vline
+from adapters.web.svg import (
+    AXIS, FEEDBACK_HINT, GRID, MUTED, colour, empty_state, open_svg, polyline, scale, text, vline,
+)
 from domain.catalogue import TRAIT_BOUNDS, TraitBounds
 
 PANEL_W, PANEL_H, COLUMNS = 250, 130, 3

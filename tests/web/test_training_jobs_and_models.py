@@ -1,8 +1,9 @@
 """`GET /api/training-jobs`, `GET /api/models` and the agent page's section: owners see only their agents'
 rows; rows for a whole archetype are for administrators only; the `champion` alias is shown.
 
-The rows are written through the read-model store port into the live generation of `training_jobs`
-and `model_versions` (the batch loop's projections fill the same collections with the same fields).
+Most tests write rows through the read-model store port into the live generation of `training_jobs`
+and `model_versions`, to set up every case at once; the last one records them the real way (a queued
+`TrainingJob` and `register_trained_model`), through the batch loop's own projections.
 """
 
 from __future__ import annotations
@@ -114,3 +115,32 @@ def test_the_agent_page_lists_its_jobs_and_models_with_the_champion(batch_rows):
     champion = re.search(r'<tr data-model="m-a1">.*?</tr>', page, re.S).group(0)
     assert '<span class="badge champion">champion</span>' in champion
     assert 'id="jobs-empty"' not in page and 'id="models-empty"' not in page
+
+
+def test_rows_recorded_by_the_batch_loop_reach_the_api_and_the_page(api, home, tmp_path):
+    """The real path: a queued `TrainingJob` and a model registered by the registry service, projected."""
+    from datetime import datetime, timezone
+
+    from domain.training_job import TrainingJob
+    from jobs.model_registry_service import register_trained_model
+
+    now = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+    system = bootstrap(Config(home=home))
+    try:
+        system.service.save(TrainingJob.queue("job-real", agent_id="a-1", archetype=None, dataset_id="ds-real",
+                                              period="2026-W48", now=now))
+        model_id = register_trained_model(
+            system, scope_agent_id="a-1", scope_archetype=None, adapter_dir=tmp_path / "adapter",
+            base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset_id="ds-real", job_id="job-real",
+            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20}, now=now)
+    finally:
+        system.close()
+    jobs = api.get("/api/training-jobs", api.owner_a).json()
+    assert [(j["jobId"], j["agentId"], j["status"], j["datasetId"]) for j in jobs] == [
+        ("job-real", "a-1", "pending", "ds-real")]
+    assert api.get("/api/training-jobs", api.owner_b).json() == []
+    models = api.get("/api/models", api.owner_a).json()
+    assert [(m["modelId"], m["aliases"]) for m in models] == [(model_id, ["champion"])]
+    api.client.post("/login", data={"token": api.owner_a, "next": "/agents/a-1"})
+    page = api.client.get("/agents/a-1").text
+    assert f'<tr data-model="{model_id}">' in page and '<tr data-job="job-real">' in page
