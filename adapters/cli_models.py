@@ -8,7 +8,7 @@ import json
 import sys
 
 from adapters.learning_service import utc_now
-from domain.model_registry import ModelRegistryError, Scope
+from domain.model_registry import ModelRegistryError, Scope, describe
 from jobs.model_registry_service import list_models, promote_model, rollback_alias
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -56,10 +56,10 @@ def cmd_models_promote(system, args: argparse.Namespace) -> int:
         return _failed(error)
     system.projections.catch_up()
     if move.moved:
-        print(f"{move.scope.describe()}: {move.alias} → {move.model_id} (was {move.previous_model_id or 'unset'}); "
+        print(f"{describe(move.scope)}: {move.alias} → {move.model_id} (was {move.previous_model_id or 'unset'}); "
               "ModelUpdated goes out with the next relay run")
     else:
-        print(f"{move.scope.describe()}: {move.alias} already points to {move.model_id}; nothing recorded")
+        print(f"{describe(move.scope)}: {move.alias} already points to {move.model_id}; nothing recorded")
     return EXIT_OK
 
 
@@ -70,7 +70,7 @@ def cmd_models_rollback(system, args: argparse.Namespace) -> int:
     except ModelRegistryError as error:
         return _failed(error)
     system.projections.catch_up()
-    print(f"{move.scope.describe()}: {move.alias} rolled back to {move.model_id} (was {move.previous_model_id}); "
+    print(f"{describe(move.scope)}: {move.alias} rolled back to {move.model_id} (was {move.previous_model_id}); "
           "ModelUpdated goes out with the next relay run")
     return EXIT_OK
 

@@ -10,7 +10,7 @@ from attrs import frozen
 
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
-from domain.model_registry import ModelRegistry, scope_of_registry
+from domain.model_registry import ModelRegistry, scope_name, scope_of_registry
 from domain.timestamps import to_iso
 from domain.training_dataset import TrainingDataset
 
@@ -96,10 +96,9 @@ def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundM
 def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMessage:
     """An alias moved: consumers load `adapterDir` on `baseModel` for that agent or archetype. Key: its scope."""
     scope = scope_of_registry(event.originator_id)
-    whose = {"agentId": scope.name} if scope.agent_id is not None else {"archetype": scope.name}
     return _json_message(MODEL_UPDATES, event, {
         "type": "ModelUpdated",
-        **whose,
+        **scope.to_dict(),
         "alias": event.alias,
         "modelId": event.model_id,
         "previousModelId": event.previous_model_id,
@@ -111,7 +110,7 @@ def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMes
         "movedBy": event.by,
         "reason": event.reason,
         "occurredAt": to_iso(event.occurred_at),
-    }, position, key=scope.name)
+    }, position, key=scope_name(scope))
 
 
 def training_dataset_ready(event: TrainingDataset.DatasetRecorded, position: int) -> OutboundMessage:

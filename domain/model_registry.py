@@ -13,11 +13,11 @@ import re
 from datetime import datetime
 from typing import Mapping
 
-from attrs import frozen
 from eventsourcing.domain import event
 
 from domain.agent import RECORDED, UNCHANGED
 from domain.text_id_aggregate import TextIdAggregate
+from domain.training_examples import Scope  # one agent or one archetype, as datasets and training jobs have it
 
 CHAMPION = "champion"
 PROMOTE, ROLLBACK = "promote", "rollback"
@@ -40,30 +40,12 @@ class NothingToRollBack(ModelRegistryError):
     pass
 
 
-@frozen
-class Scope:
-    """Whose models: exactly one of an agent or an archetype."""
+def scope_name(scope: Scope) -> str:
+    return scope.agent_id if scope.agent_id is not None else scope.archetype  # type: ignore[return-value]
 
-    agent_id: str | None = None
-    archetype: str | None = None
 
-    def __attrs_post_init__(self) -> None:
-        if (self.agent_id is None) == (self.archetype is None):
-            raise ModelRegistryError("a model scope is exactly one of an agent id or an archetype; "
-                                     f"got agent {self.agent_id!r} and archetype {self.archetype!r}")
-        if (self.agent_id or self.archetype or "").strip() == "":
-            raise ModelRegistryError("a model scope needs a non-empty agent id or archetype")
-
-    @property
-    def name(self) -> str:
-        return self.agent_id if self.agent_id is not None else self.archetype  # type: ignore[return-value]
-
-    @property
-    def key(self) -> str:
-        return f"{AGENT_SCOPE}:{self.agent_id}" if self.agent_id is not None else f"{ARCHETYPE_SCOPE}:{self.archetype}"
-
-    def describe(self) -> str:
-        return f"agent {self.agent_id}" if self.agent_id is not None else f"archetype {self.archetype}"
+def describe(scope: Scope) -> str:
+    return f"agent {scope.agent_id}" if scope.agent_id is not None else f"archetype {scope.archetype}"
 
 
 def registry_id(scope: Scope) -> str:
@@ -188,7 +170,7 @@ class ModelRegistry(TextIdAggregate):
         check_alias(alias)
         if model_id not in self.versions:
             known = ", ".join(self.versions) or "none yet"
-            raise UnknownModel(f"no model {model_id!r} in the registry of {self.scope.describe()} "
+            raise UnknownModel(f"no model {model_id!r} in the registry of {describe(self.scope)} "
                                f"(its models: {known}); see `agent-learning models list`")
         if self.aliases.get(alias) == model_id:
             return UNCHANGED
@@ -199,11 +181,11 @@ class ModelRegistry(TextIdAggregate):
         """Moves the alias back to where it pointed before its last promotion; returns that model id."""
         check_alias(alias)
         if alias not in self.aliases:
-            raise NothingToRollBack(f"alias {alias!r} of {self.scope.describe()} points to no model, so there is "
+            raise NothingToRollBack(f"alias {alias!r} of {describe(self.scope)} points to no model, so there is "
                                     "nothing to roll back; promote a model to it instead")
         if not self.earlier.get(alias):
             raise NothingToRollBack(
-                f"alias {alias!r} of {self.scope.describe()} points to {self.aliases[alias]} and has no earlier "
+                f"alias {alias!r} of {describe(self.scope)} points to {self.aliases[alias]} and has no earlier "
                 f"model to roll back to; promote another model instead (`agent-learning models promote MODEL_ID "
                 f"--alias {alias} --reason ...`)")
         target = self.earlier[alias][-1]

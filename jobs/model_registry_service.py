@@ -28,6 +28,7 @@ from domain.model_registry import (
     ModelRegistryError,
     Scope,
     better_than_champion,
+    describe,
     registry_id,
     scope_of_model,
 )
@@ -99,7 +100,7 @@ def register_trained_model(system, *, scope_agent_id: str | None, scope_archetyp
                                              metrics=metrics, adapter_dir=str(adapter_dir), occurred_at=now)
         if champion is None:
             registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now,
-                             reason=f"first model of {scope.describe()} (training job {job_id})")
+                             reason=f"first model of {describe(scope)} (training job {job_id})")
         elif better_than_champion(metrics, champion_metrics):
             registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now, reason=(
                 f"held-out loss {float(metrics['heldoutLossAfter']):.4f} after training (from "
@@ -116,7 +117,7 @@ def promote_model(system, model_id: str, alias: str, *, by: str, reason: str, no
 
     def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
         if registry is None:
-            raise ModelRegistryError(f"{scope.describe()} has no trained models yet, so there is no {model_id!r} "
+            raise ModelRegistryError(f"{describe(scope)} has no trained models yet, so there is no {model_id!r} "
                                      "to promote; see `agent-learning models list`")
         previous = registry.aliases.get(alias)
         moved = registry.promote(model_id, alias, by=by, reason=reason, occurred_at=now) == RECORDED
@@ -130,7 +131,7 @@ def rollback_alias(system, scope: Scope, alias: str, *, by: str, reason: str, no
 
     def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
         if registry is None:
-            raise ModelRegistryError(f"{scope.describe()} has no trained models, so alias {alias!r} has nothing "
+            raise ModelRegistryError(f"{describe(scope)} has no trained models, so alias {alias!r} has nothing "
                                      "to roll back; see `agent-learning models list`")
         previous = registry.aliases.get(alias)
         target = registry.rollback(alias, by=by, reason=reason, occurred_at=now)

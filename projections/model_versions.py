@@ -21,10 +21,9 @@ class ModelVersions(Projection):
     def apply(self, event: Any, view: View) -> None:
         if isinstance(event, ModelRegistry.VersionRegistered):
             scope = scope_of_registry(event.originator_id)
-            whose = {"agentId": scope.name} if scope.agent_id is not None else {"archetype": scope.name}
             view.put(MODEL_VERSIONS, event.model_id, {
                 "modelId": event.model_id,
-                **whose,
+                **scope.to_dict(),
                 "version": event.version,
                 "datasetId": event.dataset_id,
                 "baseModel": event.base_model,
