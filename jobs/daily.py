@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Callable
 
 from adapters.bootstrap import System
+from domain.timestamps import to_iso
 from jobs.batch_settings import BatchSettings
 from jobs.datasets import dataset_dir, ensure_dataset, plan_all
 from jobs.feedback_log import read_log
@@ -23,7 +24,7 @@ def run_daily(system: System, now: datetime, dry_run: bool, progress: Progress,
     view = read_log(system.service, now, progress)
     planned = plan_all(view, now, settings.rules)
     progress(f"{len(view.feedback):,} feedback read; {len(planned)} scopes have training examples "
-             f"in the {settings.rules.window.days} days up to {now.isoformat()}")
+             f"in the {settings.rules.window.days} days up to {to_iso(now)}")
     new, unchanged, lines = [], [], []
     for index, dataset in enumerate(planned, 1):
         heartbeat()

@@ -45,7 +45,8 @@ def run_clock(start: datetime | None) -> Callable[[], datetime]:
     """`start` (default: now), moving on with the monotonic clock."""
     origin = start or utc_now()
     ticks = time.monotonic()
-    return lambda: origin + timedelta(seconds=time.monotonic() - ticks)
+    # Whole milliseconds: the first reading is `start` itself, and stored times stay short.
+    return lambda: origin + timedelta(milliseconds=int((time.monotonic() - ticks) * 1000))
 
 
 def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: bool = False,

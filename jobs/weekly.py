@@ -28,7 +28,7 @@ from domain.batch_run import LeaseLost
 from domain.eligibility import activity, eligibility
 from domain.timestamps import to_iso
 from domain.training_examples import Scope, abuse_flags
-from domain.training_job import RUNNING, JobNotRunnable, TrainingJob, training_job_aggregate_id
+from domain.training_job import FAILED, PENDING, RUNNING, JobNotRunnable, TrainingJob, training_job_aggregate_id
 from jobs.batch_settings import BatchSettings
 from jobs.datasets import dataset_dir, ensure_dataset, plan, scoped_feedback
 from jobs.feedback_log import LogView, read_log
@@ -81,8 +81,8 @@ class WeeklyRun:
 
     # --------------------------------------------------------------- recover
 
-    def recover(self, open_jobs) -> None:
-        for aggregate_id in open_jobs:
+    def recover(self, open_jobs: dict[str, None]) -> None:
+        for aggregate_id in list(open_jobs):
             self.heartbeat()
             now = self.clock()
             try:
@@ -101,7 +101,8 @@ class WeeklyRun:
                 backoff = False
             else:
                 continue  # a live run is training it
-            self._fail(job.id, reason, now, backoff=backoff, recovered=True)
+            if self._fail(job.id, reason, now, backoff=backoff, recovered=True) == FAILED:
+                open_jobs.pop(aggregate_id, None)  # its scope may be queued again
 
     # ----------------------------------------------------------------- queue
 
@@ -151,9 +152,9 @@ class WeeklyRun:
                     job: TrainingJob = load_fresh(self.service, aggregate_id)
                 except AggregateNotFoundError:
                     continue
-                if job.status in ("pending",):
+                if job.status == PENDING:
                     pending.append(job)
-                elif job.status not in ("running",):
+                elif job.status != RUNNING:
                     view.open_jobs.pop(aggregate_id, None)
             due = [j for j in pending if j.due(now)]
             for job in due:
@@ -172,7 +173,7 @@ class WeeklyRun:
             self._wait(wait.total_seconds())
 
     def _wait(self, seconds: float) -> None:
-        slice_ = max(0.05, self.settings.lease.total_seconds() / 6)
+        slice_ = self._poll_seconds()
         while seconds > 0:
             self.heartbeat()
             step = min(seconds, slice_)
@@ -236,7 +237,7 @@ class WeeklyRun:
 
         worker = threading.Thread(target=work, name=f"train-{request.job_id}", daemon=True)
         worker.start()
-        slice_ = max(0.05, self.settings.lease.total_seconds() / 6)
+        slice_ = self._poll_seconds()
         while worker.is_alive():
             try:
                 self.heartbeat()
@@ -259,7 +260,9 @@ class WeeklyRun:
 
     # --------------------------------------------------------------- helpers
 
-    def _fail(self, aggregate_id: str, reason: str, now: datetime, *, backoff: bool, recovered: bool = False) -> None:
+    def _fail(self, aggregate_id: str, reason: str, now: datetime, *, backoff: bool,
+              recovered: bool = False) -> str | None:
+        """Records the failure (and the retry, if any are left); returns the job's status after."""
         outcome: dict = {}
 
         def fail(job: TrainingJob) -> None:
@@ -269,17 +272,22 @@ class WeeklyRun:
         try:
             save_fresh(self.service, aggregate_id, fail)
         except JobNotRunnable:
-            return  # another run settled it first
+            return None  # another run settled it first
         line = f"{outcome['job_id']}: {reason}"
         if recovered:
             self.summary["recovered"].append(line)
-        if outcome["status"] == "failed":
+        if outcome["status"] == FAILED:
             self.summary["failed"].append(line)
             self.progress(f"{outcome['job_id']} failed for good after {outcome['retries']} retries: {reason}")
         else:
             self.summary["retryScheduled"].append(f"{line} (retry {outcome['retries']} at {to_iso(outcome['next'])})")
             self.progress(f"{outcome['job_id']} failed: {reason}; retry {outcome['retries']} at "
                           f"{to_iso(outcome['next'])}")
+        return outcome["status"]
+
+    def _poll_seconds(self) -> float:
+        """How often a waiting run renews its lease and looks at the deadline (wall seconds)."""
+        return max(0.05, min(1.0, self.settings.lease.total_seconds() / 6))
 
     def _trainer_or_raise(self) -> Trainer:
         if self._trainer is None:
