@@ -75,23 +75,23 @@ def put_learning_config(agent_id: str, body: LearningConfigBody, request: Reques
 
 @router.post("/agents/{agent_id}/freeze", summary="stop the agent's updates (administrators only)")
 def freeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
-    with _pool(request).system() as system:
-        visible_agent(system, who, agent_id)
-        service = system.service
-        result = service.freeze(FreezeUpdates(agent_id, body.reason, service.clock(), by=who.name))
-        system.projections.catch_up()
-    return {"agentId": agent_id, "frozen": True, "changed": result == "recorded"}
+    return _set_frozen(request, who, agent_id, body.reason, frozen=True)
 
 
 @router.post("/agents/{agent_id}/unfreeze",
              summary="resume the agent's updates; sentiment restarts at 0 (administrators only)")
 def unfreeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
+    return _set_frozen(request, who, agent_id, body.reason, frozen=False)
+
+
+def _set_frozen(request: Request, who: Principal, agent_id: str, reason: str, frozen: bool) -> dict:
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)
         service = system.service
-        result = service.unfreeze(UnfreezeUpdates(agent_id, body.reason, service.clock(), by=who.name))
+        command = (FreezeUpdates if frozen else UnfreezeUpdates)(agent_id, reason, service.clock(), by=who.name)
+        result = service.freeze(command) if frozen else service.unfreeze(command)
         system.projections.catch_up()
-    return {"agentId": agent_id, "frozen": False, "changed": result == "recorded"}
+    return {"agentId": agent_id, "frozen": frozen, "changed": result == "recorded"}
 
 
 def _batch_rows(request: Request, who: Principal, collection: str, agent_id: str | None, limit: int) -> list[dict]:
