@@ -56,6 +56,10 @@ class FineTuned:
     tokenizer: transformers.PreTrainedTokenizerBase
 
 
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def load_base_model(name: str = DEFAULT_BASE_MODEL) -> BaseModel:
     """The base model and its tokenizer, from the weights a package ships (never from a hub)."""
     if name not in SHIPPED_WEIGHTS:
@@ -105,20 +109,24 @@ class LoraTrainer:
     heldout_fraction: float = 0.1
     max_heldout: int = 64
     threads: int = 2
-    progress: Callable[[str], None] = attrs.field(factory=lambda: _print_to_stderr)
-    _cancelled: threading.Event = attrs.field(factory=threading.Event, init=False)
+    progress: Callable[[str], None] = _print_to_stderr
+    # One stop signal per fine-tune in progress, so a cancel reaches every one of them.
+    _running: set = attrs.field(factory=set, init=False)
 
     def train(self, request: TrainingRequest) -> TrainingResult:
         return self.fine_tune(request).result
 
     def cancel(self) -> None:
-        """Stops a running fine-tune at the next step; `train` then raises `TrainingFailed`."""
-        self._cancelled.set()
+        """Stops the fine-tunes in progress after their current step; their `train` raises `TrainingFailed`."""
+        for stop in list(self._running):
+            stop.set()
 
     def fine_tune(self, request: TrainingRequest) -> FineTuned:
-        self._cancelled.clear()
+        """Like `train`, keeping the trained model in memory too."""
+        stop = threading.Event()
+        self._running.add(stop)
         try:
-            return self._fine_tune(request)
+            return self._fine_tune(request, stop)
         except TrainingFailed:
             raise
         except Exception as error:  # any failure inside the libraries is this attempt's failure
@@ -126,8 +134,10 @@ class LoraTrainer:
                 f"lora training of job {request.job_id} on {request.dataset_dir} failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
+        finally:
+            self._running.discard(stop)
 
-    def _fine_tune(self, request: TrainingRequest) -> FineTuned:
+    def _fine_tune(self, request: TrainingRequest, stop: threading.Event) -> FineTuned:
         started = time.monotonic()
         torch.set_num_threads(max(1, min(self.threads, 2)))  # a 2-core machine shared with the service
         datasets.disable_progress_bars()
@@ -150,11 +160,11 @@ class LoraTrainer:
                 model=model, processing_class=base.tokenizer,
                 args=SFTConfig(**self._common_args(request, scratch), learning_rate=self.learning_rate),
                 train_dataset=datasets.Dataset.from_list([_conversation(p) for p in train_pairs]),
-                callbacks=[_Progress(self, f"lora {request.job_id} sft")],
+                callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} sft")],
             )
             sft.remove_callback(transformers.PrinterCallback)  # _Progress says it in one line
             sft_output = sft.train()
-            self._stop_if_cancelled(request)
+            _stop_if_cancelled(stop, request)
             dpo_steps, dpo_loss = 0, None
             if preference:
                 dpo = DPOTrainer(
@@ -162,11 +172,11 @@ class LoraTrainer:
                     args=DPOConfig(**self._common_args(request, scratch), learning_rate=self.dpo_learning_rate,
                                    beta=self.dpo_beta),
                     train_dataset=datasets.Dataset.from_list([_preference(p) for p in preference]),
-                    callbacks=[_Progress(self, f"lora {request.job_id} dpo")],
+                    callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} dpo")],
                 )
                 dpo.remove_callback(transformers.PrinterCallback)
                 dpo_output = dpo.train()
-                self._stop_if_cancelled(request)
+                _stop_if_cancelled(stop, request)
                 dpo_steps, dpo_loss = dpo_output.global_step, dpo_output.training_loss
         if "ref" in model.peft_config:  # DPO's frozen reference copy is not part of the result
             model.delete_adapter("ref")
@@ -204,25 +214,26 @@ class LoraTrainer:
             logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
         )
 
-    def _stop_if_cancelled(self, request: TrainingRequest) -> None:
-        if self._cancelled.is_set():
-            raise TrainingFailed(f"lora training of job {request.job_id} was cancelled (past its deadline)")
+
+
+def _stop_if_cancelled(stop: threading.Event, request: TrainingRequest) -> None:
+    if stop.is_set():
+        raise TrainingFailed(f"lora training of job {request.job_id} was cancelled (past its deadline)")
 
 
 class _Progress(transformers.TrainerCallback):
-    """One line per optimizer step, and the stop signal when the trainer is cancelled."""
+    """One line per optimizer step, and the end of training once the fine-tune is cancelled."""
 
-    def __init__(self, trainer: LoraTrainer, label: str):
-        self.trainer, self.label = trainer, label
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "loss" in logs:
-            self.trainer.progress(f"{self.label}: step {state.global_step}/{state.max_steps} "
-                                  f"loss {float(logs['loss']):.4f}")
+    def __init__(self, progress: Callable[[str], None], stop: threading.Event, label: str):
+        self.progress, self.stop, self.label = progress, stop, label
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.trainer._cancelled.is_set():
-            control.should_training_stop = True
+        control.should_training_stop |= self.stop.is_set()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # after on_step_end, before the next step
+        if logs and "loss" in logs:
+            self.progress(f"{self.label}: step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.4f}")
+        control.should_training_stop |= self.stop.is_set()
 
 
 def read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
@@ -306,10 +317,6 @@ def heldout_loss(model, tokenizer, pairs: list[dict], max_length: int) -> float:
     if tokens == 0:
         raise TrainingFailed(f"no held-out completion token fits in max_length={max_length}; raise it")
     return total / tokens
-
-
-def _print_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

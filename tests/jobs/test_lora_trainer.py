@@ -77,3 +77,62 @@ def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(
         (trained_logits - reloaded_logits).abs().max()
     assert not torch.allclose(base_logits, reloaded_logits, atol=1e-3), "training changed the model"
     print(f"held-out loss {metrics['heldoutLossBefore']:.4f} -> {metrics['heldoutLossAfter']:.4f}")
+
+
+def test_cancelling_stops_the_fine_tune_after_its_current_step(tmp_path: Path) -> None:
+    from jobs.lora_trainer import LoraTrainer
+    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+
+    progress: list[str] = []
+
+    def cancel_at_the_first_step(line: str) -> None:
+        progress.append(line)
+        if " sft: step 1/" in line:
+            trainer.cancel()  # what the weekly job does when the attempt's deadline passes
+
+    trainer = LoraTrainer(batch_size=2, max_length=64, heldout_fraction=0.25, progress=cancel_at_the_first_step)
+    request = TrainingRequest(job_id="training-job:late", dataset_dir=write_dataset(tmp_path / "dataset"),
+                              output_dir=tmp_path, base_model=DEFAULT_BASE_MODEL, max_steps=20, seed=0)
+
+    with pytest.raises(TrainingFailed, match="training-job:late was cancelled"):
+        trainer.train(request)
+    assert [line for line in progress if " step " in line] == [progress[-1]], "no step after the cancel"
+    assert not (tmp_path / "adapter").exists()
+
+
+def test_a_dataset_too_small_to_hold_one_pair_out_fails_before_loading_the_model(tmp_path: Path) -> None:
+    from jobs.lora_trainer import LoraTrainer
+    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "sft.jsonl").write_text(json.dumps(SFT[0]) + "\n")
+    progress: list[str] = []
+    request = TrainingRequest(job_id="j", dataset_dir=dataset, output_dir=tmp_path, base_model=DEFAULT_BASE_MODEL)
+
+    with pytest.raises(TrainingFailed, match="at least 2 prompt-completion pairs .* has 1"):
+        LoraTrainer(progress=progress.append).train(request)
+    assert progress == [], "nothing was loaded"
+
+
+def test_a_malformed_dataset_line_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    from jobs.lora_trainer import LoraTrainer
+    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+
+    dataset = write_dataset(tmp_path / "dataset")
+    (dataset / "preference.jsonl").write_text(json.dumps(PREFERENCE[0]) + "\n" + '{"prompt": "hi", "chosen": "yo"}\n')
+    request = TrainingRequest(job_id="j", dataset_dir=dataset, output_dir=tmp_path, base_model=DEFAULT_BASE_MODEL)
+
+    with pytest.raises(TrainingFailed, match=r"preference.jsonl line 2 lacks text field\(s\) \['rejected'\]"):
+        LoraTrainer(progress=lambda line: None).train(request)
+
+
+def test_a_base_model_without_local_weights_is_refused_with_the_known_names(tmp_path: Path) -> None:
+    from jobs.lora_trainer import LoraTrainer
+    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+
+    request = TrainingRequest(job_id="j", dataset_dir=write_dataset(tmp_path / "dataset"), output_dir=tmp_path,
+                              base_model="meta-llama/Llama-3-70B")
+
+    with pytest.raises(TrainingFailed, match=f"'meta-llama/Llama-3-70B' has no local weights.*{DEFAULT_BASE_MODEL}"):
+        LoraTrainer(progress=lambda line: None).train(request)
