@@ -15,12 +15,27 @@ from typing import Iterator
 from adapters.bootstrap import Config, bootstrap
 
 
+# The follower waits for this many notifications before it applies them (or for the time
+# below): each run reads and writes every document it touches once, so runs of a few
+# hundred notifications, one per recorded batch, would cost several times more in all.
+MIN_RUN = 10_000
+MAX_WAIT_SECONDS = 1.0
+
+
 def _follow(config: Config, stop) -> None:
     system = bootstrap(config)
+    runner = system.projections
     try:
+        runner.prepare()  # a new home has no checkpoints yet, and nothing to follow without them
+        waited = 0.0
         while not stop.is_set():
-            if system.projections.run_once() == 0:
-                stop.wait(0.05)
+            behind = max((s.lag for s in runner.status() if s.projection in runner.projections), default=0)
+            if behind >= MIN_RUN or (behind and waited >= MAX_WAIT_SECONDS):
+                runner.run_once()
+                waited = 0.0
+            else:
+                stop.wait(0.1)
+                waited += 0.1
     finally:
         system.close()
 

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 def to_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
+    if moment.tzinfo is timezone.utc:  # the usual case, and a hot one (projections): isoformat ends "+00:00"
+        return moment.isoformat()[:-6] + "Z"
     if moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
     # isoformat() leaves out zero microseconds, as the contract's examples do.

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from domain.agent import Agent, agent_id_of
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
+from projections.times import utc_day
 
 AGGREGATIONS = "agent_feedback_aggregations"
 
 
 def _key(event: Any) -> tuple[str, str, str]:
-    day = event.occurred_at.astimezone(timezone.utc).date().isoformat()
+    day = utc_day(event.occurred_at)
     return agent_id_of(event.originator_id), day, event.kind
 
 

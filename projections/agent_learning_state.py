@@ -6,9 +6,9 @@ from typing import Any
 
 from domain.agent import Agent, agent_id_of
 from domain.recalculation import published_policy
-from domain.timestamps import to_iso
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
+from projections.times import iso
 
 STATE = "agent_learning_state"
 
@@ -46,14 +46,14 @@ class AgentLearningState(Projection):
             _apply_change(doc, event)
         if isinstance(event, (Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured,
                               Agent.FeedbackRecorded, Agent.SessionEnded, Agent.ActivityRecorded)):
-            doc["lastActivityAt"] = to_iso(event.occurred_at)
+            doc["lastActivityAt"] = iso(event.occurred_at)
             doc["lastActivityTs"] = _epoch(event.occurred_at)
         doc["aggregateVersion"] = event.originator_version
         view.put(STATE, agent_id, doc)
 
 
 def new_state_document(agent_id: str, event: Agent.AgentRegistered) -> dict:
-    at = to_iso(event.occurred_at)
+    at = iso(event.occurred_at)
     return {
         "agentId": agent_id,
         "ownerId": event.owner_id,
@@ -92,7 +92,7 @@ def _apply_change(doc: dict, event: Any) -> None:
         doc["feedbackCount"] += 1
         doc["pendingFeedbackCount"] += 1
         doc["sentiment"] = event.sentiment
-        doc["belowSince"] = to_iso(event.below_since)
+        doc["belowSince"] = iso(event.below_since)
         doc["belowSinceTs"] = _epoch(event.below_since)
     elif isinstance(event, Agent.PolicyRecalculated):
         doc.update(
@@ -104,9 +104,9 @@ def _apply_change(doc: dict, event: Any) -> None:
             explorationEpsilon=event.epsilon,
             confidence=event.confidence,
             metrics=event.metrics,
-            occurredAt=to_iso(event.occurred_at),
+            occurredAt=iso(event.occurred_at),
             pendingFeedbackCount=0,
-            lastUpdateAt=to_iso(event.occurred_at),
+            lastUpdateAt=iso(event.occurred_at),
             lastUpdateTs=_epoch(event.occurred_at),
         )
     elif isinstance(event, Agent.UpdatesFrozen):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agent import Agent, agent_id_of
-from domain.timestamps import to_iso
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
+from projections.times import iso
 
 HISTORY = "agent_policy_history"
 
@@ -30,5 +30,5 @@ class AgentPolicyHistory(Projection):
             "explorationEpsilon": event.epsilon,
             "confidence": event.confidence,
             "metrics": event.metrics,
-            "occurredAt": to_iso(event.occurred_at),
+            "occurredAt": iso(event.occurred_at),
         })

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agent import Agent, agent_id_of
-from domain.timestamps import to_iso
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
+from projections.times import iso
 
 RELATIONSHIPS = "agent_relationship_strength"
 EWMA_ALPHA = 0.2
@@ -37,5 +37,5 @@ class AgentRelationshipStrength(Projection):
         else:
             doc["strength"] += EWMA_ALPHA * (event.reward - doc["strength"])
         doc["interactions"] += 1
-        doc["lastInteractionAt"] = to_iso(event.occurred_at)
+        doc["lastInteractionAt"] = iso(event.occurred_at)
         view.put(RELATIONSHIPS, key, doc)

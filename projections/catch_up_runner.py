@@ -59,13 +59,16 @@ class CatchUpRunner:
         mapper: Mapper,
         store: ReadModelStore,
         projections: Sequence[Projection] | None = None,
-        page_size: int = 10_000,  # a page reads and writes each document once: big pages rewrite hot ones less
+        page_size: int = 10_000,  # notifications read (and held decoded) at a time
+        batch_size: int = 50_000,  # notifications applied per transaction: each document is read and written
+        # once per batch, so big batches rewrite hot documents (an agent's state, a user's relationship) less
     ):
         self.recorder = recorder
         self.mapper = mapper
         self.store = store
         self.projections = {p.name: p for p in (projections if projections is not None else all_projections())}
         self.page_size = page_size
+        self.batch_size = max(batch_size, page_size)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -113,45 +116,65 @@ class CatchUpRunner:
         return total
 
     def run_once(self, progress: Progress | None = None) -> int:
-        """One page for every checkpoint that is behind; returns notifications read (0: all caught up)."""
+        """One batch for every checkpoint that is behind; returns notifications read (0: all caught up).
+
+        The batch is read page by page; each page is decoded once and fanned out to every
+        projection, whose documents stay in its `View` until the batch ends. Then each
+        projection commits its documents and its new position in one transaction.
+        """
         checkpoints = [c for c in self.store.checkpoints() if c.projection in self.projections]
         if not checkpoints:
             return 0
         start = min(c.position for c in checkpoints) + 1
-        page = self.recorder.select_notifications(start=start, limit=self.page_size)
-        if not page:
+        views = [View(self.store, c.projection, c.generation) for c in checkpoints]
+        read = last = 0
+        while read < self.batch_size:
+            limit = min(self.page_size, self.batch_size - read)
+            page = self.recorder.select_notifications(start=start, limit=limit)
+            if not page:
+                break
+            self._apply_page(checkpoints, views, page)
+            read += len(page)
+            last = page[-1].id
+            start = last + 1
+            if len(page) < limit:  # the head
+                break
+        if not read:
             return 0
-        decoded: dict[int, Any] = {}
-        for checkpoint in checkpoints:
-            self._apply_page(checkpoint, page, decoded)
+        for checkpoint, view in zip(checkpoints, views):
+            if last <= checkpoint.position:
+                continue
+            try:
+                self.store.commit(checkpoint.projection, checkpoint.generation, view.changes(),
+                                  position=last, expected_position=checkpoint.position)
+            except CheckpointMoved:
+                pass  # another runner applied this batch first; the next one starts from its position
             if progress:
-                progress(checkpoint.projection, page[-1].id, self._head())
+                progress(checkpoint.projection, last, self._head())
         self._activate_caught_up()
-        return len(page)
+        return read
 
     # --------------------------------------------------------------- applying
 
-    def _apply_page(self, checkpoint: Checkpoint, page: Sequence[Notification], decoded: dict[int, Any]) -> None:
-        projection = self.projections[checkpoint.projection]
-        mine = [n for n in page if n.id > checkpoint.position]
-        if not mine:
-            return
-        events = []
-        for notification in mine:
-            if notification.topic in projection.topics:
-                if notification.id not in decoded:
-                    decoded[notification.id] = self.mapper.to_domain_event(notification)
-                events.append(decoded[notification.id])
-        view = View(self.store, checkpoint.projection, checkpoint.generation)
-        if events:
-            projection.prefetch(events, view)
-            for event in events:
-                projection.apply(event, view)
-        try:
-            self.store.commit(checkpoint.projection, checkpoint.generation, view.changes(),
-                              position=mine[-1].id, expected_position=checkpoint.position)
-        except CheckpointMoved:
-            pass  # another runner applied this page first; the next page starts from its position
+    def _apply_page(self, checkpoints: Sequence[Checkpoint], views: Sequence[View],
+                    page: Sequence[Notification]) -> None:
+        decoded: dict[int, Any] = {}  # each notification decoded once, whichever projections read it
+        to_domain_event = self.mapper.to_domain_event
+        for checkpoint, view in zip(checkpoints, views):
+            projection = self.projections[checkpoint.projection]
+            topics, position = projection.topics, checkpoint.position
+            events = []
+            for notification in page:
+                if notification.topic in topics and notification.id > position:
+                    event = decoded.get(notification.id)
+                    if event is None:
+                        event = decoded[notification.id] = to_domain_event(notification)
+                    events.append(event)
+            if events:
+                projection.prefetch(events, view)
+                apply = projection.apply
+                for event in events:
+                    apply(event, view)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0

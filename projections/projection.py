@@ -7,6 +7,7 @@ the runner commits in a single transaction with the new position.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, ClassVar, Iterable
 
 from projections.read_model_store import Changes, Collection, ReadModelStore
@@ -19,11 +20,11 @@ class View:
         self._store = store
         self._projection = projection
         self._generation = generation
-        self._docs: dict[str, dict[str, dict | None]] = {}
-        self._changed: dict[str, set[str]] = {}
+        self._docs: defaultdict[str, dict[str, dict | None]] = defaultdict(dict)
+        self._changed: defaultdict[str, set[str]] = defaultdict(set)
 
     def prefetch(self, collection: str, keys: Iterable[str]) -> None:
-        docs = self._docs.setdefault(collection, {})
+        docs = self._docs[collection]
         missing = [k for k in set(keys) if k not in docs]
         if missing:
             found = self._store.get_many(self._projection, self._generation, collection, missing)
@@ -31,18 +32,18 @@ class View:
                 docs[key] = found.get(key)
 
     def get(self, collection: str, key: str) -> dict | None:
-        docs = self._docs.setdefault(collection, {})
+        docs = self._docs[collection]
         if key not in docs:
             self.prefetch(collection, [key])
         return docs[key]
 
     def put(self, collection: str, key: str, doc: dict) -> None:
-        self._docs.setdefault(collection, {})[key] = doc
-        self._changed.setdefault(collection, set()).add(key)
+        self._docs[collection][key] = doc
+        self._changed[collection].add(key)
 
     def delete(self, collection: str, key: str) -> None:
-        self._docs.setdefault(collection, {})[key] = None
-        self._changed.setdefault(collection, set()).add(key)
+        self._docs[collection][key] = None
+        self._changed[collection].add(key)
 
     def changes(self) -> Changes:
         return {c: {k: self._docs[c][k] for k in keys} for c, keys in self._changed.items()}
