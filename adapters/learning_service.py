@@ -256,11 +256,14 @@ class LearningService(Application):
         first_version: dict[str, int] = {}
         for domain_event in processing.events:
             first_version.setdefault(domain_event.originator_id, domain_event.originator_version)
+        snapshots = []
         for aggregate_id, aggregate in processing.aggregates.items():
             if not isinstance(aggregate, Agent) or aggregate_id not in first_version:
                 continue
             if aggregate.version // SNAPSHOT_INTERVAL > (first_version[aggregate_id] - 1) // SNAPSHOT_INTERVAL:
-                self.snapshots.put([Agent.Snapshot.take(aggregate)])
+                snapshots.append(Agent.Snapshot.take(aggregate))
+        if snapshots:  # one transaction for the batch's snapshots, not one each
+            self.snapshots.put(snapshots)
 
     def _forget(self, agents: dict[str, Agent]) -> None:
         """Drops cached agents that a failed batch may have changed in memory."""

@@ -6,6 +6,10 @@ using the pure rules in `triggers` and `recalculation`, which events to record.
 A recalculation is recorded with its results, so replay never recomputes, and the
 audit can re-derive each one from the history before it.
 
+The two most frequent events (`FeedbackRecorded`, `PolicyRecalculated`) carry their
+transition as the event's own `apply` and are triggered directly: the same stored
+events, without the decorator's argument handling (about a tenth of the cost of recording).
+
 Event topics are explicit and stable (`agent_learning:Agent.…`), so renaming a
 class never orphans stored history; `class_version` plus `upcast_vN_vN+1`
 static methods migrate old event payloads on load.
@@ -121,6 +125,14 @@ class Agent(TextIdAggregate):
             state["prompt"] = None
             state["response"] = None
 
+        def apply(self, agent: Agent) -> None:
+            agent.feedback_count += 1
+            agent.pending.append({"reward": self.reward, "traits": self.traits, "action": self.action,
+                                  "occurred_at": self.occurred_at})
+            agent.sentiment = self.sentiment
+            agent.below_since = self.below_since
+            agent._touch(self.occurred_at, self.event_id)
+
     class SessionEnded(TextIdAggregate.Event):
         TOPIC = _topic("SessionEnded")
         event_id: str
@@ -148,6 +160,21 @@ class Agent(TextIdAggregate):
         metrics: dict
         rates: dict
         occurred_at: datetime
+
+        def apply(self, agent: Agent) -> None:
+            agent.policy_version = self.policy_version
+            agent.learned = dict(self.learned)
+            agent.effective = dict(self.effective)
+            agent.preferences = dict(self.preferences)
+            agent.policy = dict(self.policy)
+            agent.epsilon = self.epsilon
+            agent.last_batch_variance = self.last_batch_variance
+            agent.last_batch_feedback_at = self.last_batch_feedback_at
+            agent.confidence = self.confidence
+            agent.last_trigger = self.trigger
+            agent.last_metrics = dict(self.metrics)
+            agent.last_update_at = self.occurred_at
+            agent.pending = []
 
     class UpdatesFrozen(TextIdAggregate.Event):
         TOPIC = _topic("UpdatesFrozen")
@@ -274,7 +301,8 @@ class Agent(TextIdAggregate):
             below_since = self.below_since or command.occurred_at
         else:
             below_since = None
-        self._feedback_recorded(
+        self.trigger_event(
+            self.FeedbackRecorded,
             event_id=command.event_id, kind=command.kind, value=command.value, reward=reward,
             traits=dict(command.traits), action=command.action, session_id=command.session_id,
             interaction_id=command.interaction_id, user_id=command.user_id,
@@ -391,7 +419,8 @@ class Agent(TextIdAggregate):
     def _recalculate(self, trigger: str, now: datetime, settings: LearningSettings) -> None:
         rates = self.rates(settings)
         result = recalculate(self.learning_state(), self.pending_feedback(), rates, settings)
-        self._recalculated(
+        self.trigger_event(
+            self.PolicyRecalculated,
             policy_version=self.policy_version + 1, trigger=trigger, learned=result.learned,
             effective=result.effective, preferences=result.preferences, policy=result.policy,
             epsilon=result.epsilon, last_batch_variance=result.last_batch_variance,
@@ -416,18 +445,6 @@ class Agent(TextIdAggregate):
         self.epsilon = epsilon
         self._touch(occurred_at, event_id)
 
-    @event(FeedbackRecorded)
-    def _feedback_recorded(self, event_id: str, kind: str, value: float | None, reward: float,
-                           traits: dict, action: str | None, session_id: str | None,
-                           interaction_id: str | None, user_id: str | None, prompt: str | None,
-                           response: str | None, sentiment: float, below_since: datetime | None,
-                           occurred_at: datetime) -> None:
-        self.feedback_count += 1
-        self.pending.append({"reward": reward, "traits": traits, "action": action, "occurred_at": occurred_at})
-        self.sentiment = sentiment
-        self.below_since = below_since
-        self._touch(occurred_at, event_id)
-
     @event(SessionEnded)
     def _session_ended(self, event_id: str, session_id: str | None, occurred_at: datetime) -> None:
         self._touch(occurred_at, event_id)
@@ -435,25 +452,6 @@ class Agent(TextIdAggregate):
     @event(ActivityRecorded)
     def _activity_recorded(self, event_id: str, activity: str, occurred_at: datetime) -> None:
         self._touch(occurred_at, event_id)
-
-    @event(PolicyRecalculated)
-    def _recalculated(self, policy_version: int, trigger: str, learned: dict, effective: dict,
-                      preferences: dict, policy: dict, epsilon: float, last_batch_variance: float | None,
-                      last_batch_feedback_at: datetime, confidence: str, metrics: dict, rates: dict,
-                      occurred_at: datetime) -> None:
-        self.policy_version = policy_version
-        self.learned = dict(learned)
-        self.effective = dict(effective)
-        self.preferences = dict(preferences)
-        self.policy = dict(policy)
-        self.epsilon = epsilon
-        self.last_batch_variance = last_batch_variance
-        self.last_batch_feedback_at = last_batch_feedback_at
-        self.confidence = confidence
-        self.last_trigger = trigger
-        self.last_metrics = dict(metrics)
-        self.last_update_at = occurred_at
-        self.pending = []
 
     @event(UpdatesFrozen)
     def _frozen(self, reason: str, sentiment: float, by: str | None, occurred_at: datetime) -> None:
