@@ -165,7 +165,7 @@ class LoraTrainer:
             sft.remove_callback(transformers.PrinterCallback)  # _Progress says it in one line
             sft_output = sft.train()
             _stop_if_cancelled(stop, request)
-            dpo_steps, dpo_loss = 0, None
+            dpo_steps, dpo_loss = 0, None  # no preference pairs: SFT alone
             if preference:
                 dpo = DPOTrainer(
                     model=model, processing_class=base.tokenizer,
@@ -194,13 +194,14 @@ class LoraTrainer:
             "sftSteps": sft_output.global_step,
             "dpoSteps": dpo_steps,
             "sftTrainLoss": sft_output.training_loss,
-            "dpoTrainLoss": dpo_loss,
             "sftExamples": len(train_pairs),
             "heldoutExamples": len(heldout),
             "preferencePairs": len(preference),
             "seed": request.seed,
             "seconds": round(time.monotonic() - started, 1),
         }
+        if dpo_loss is not None:
+            metrics["dpoTrainLoss"] = dpo_loss
         self.progress(f"lora {request.job_id}: held-out loss {loss_before:.4f} -> {loss_after:.4f}, "
                       f"{metrics['steps']} steps, adapter in {adapter_dir}")
         result = TrainingResult(adapter_dir=adapter_dir, base_model=request.base_model, metrics=metrics)
