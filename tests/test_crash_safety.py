@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,7 +24,11 @@ from adapters.bootstrap import Config, bootstrap
 from adapters.file_sink import read_published
 from domain.agent import Agent
 from domain.timestamps import to_iso
-from tests.test_projections import snapshot_of
+from tests.exactly_once import (
+    assert_read_models_equal_a_rebuild,
+    assert_recorded_exactly_once,
+    logged_events,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -78,27 +81,11 @@ def test_ingest_and_relay_killed_at_random_lose_and_duplicate_nothing(tmp_path):
 
     system = bootstrap(Config(home=home))
     try:
-        recorded = Counter()
-        expected_messages = []
-        for notification in system.service.recorder.select_notifications(start=1, limit=10**9):
-            event = system.service.mapper.to_domain_event(notification)
-            if isinstance(event, Agent.FeedbackRecorded):
-                recorded[event.event_id] += 1
-            if isinstance(event, (Agent.PolicyRecalculated, Agent.UpdatesFrozen, Agent.UpdatesUnfrozen)):
-                expected_messages.append(f"{event.originator_id}:{event.originator_version}")
-        assert set(recorded) == ids
-        assert max(recorded.values()) == 1
-
-        for agent_id in {f"a-{i}" for i in range(200)}:
-            versions = [e.policy_version for e in system.service.history(agent_id)
-                        if isinstance(e, Agent.PolicyRecalculated)]
-            assert versions == list(range(1, len(versions) + 1))
-
-        system.projections.catch_up()
-        live = snapshot_of(system.read_models)
-        system.projections.rebuild()
-        assert snapshot_of(system.read_models) == live
-
+        events = logged_events(system)
+        assert_recorded_exactly_once(events, ids)
+        assert_read_models_equal_a_rebuild(system)
+        expected_messages = [f"{e.originator_id}:{e.originator_version}" for e in events
+                             if isinstance(e, (Agent.PolicyRecalculated, Agent.UpdatesFrozen, Agent.UpdatesUnfrozen))]
         published = [m["headers"]["event-id"] for m in read_published(home / "published.jsonl")]
         assert published == expected_messages  # each exactly once, in the order of the log
     finally:

@@ -6,17 +6,19 @@ import os
 import random
 import sys
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from adapters.bootstrap import Config, bootstrap
 from adapters.cli import main
-from domain.agent import Agent
+from tests.exactly_once import (
+    assert_read_models_equal_a_rebuild,
+    assert_recorded_exactly_once,
+    logged_events,
+)
 from tests.test_crash_safety import make_stream, run_and_kill
 from tests.test_learning_service import thumbs
-from tests.test_projections import snapshot_of
 
 pytestmark = pytest.mark.mongodb
 
@@ -77,19 +79,7 @@ def test_ingest_killed_at_random_on_mongodb_loses_and_duplicates_nothing(tmp_pat
 
     system = bootstrap(mongo_config)
     try:
-        recorded = Counter()
-        for notification in system.service.recorder.select_notifications(start=1, limit=10**9):
-            event = system.service.mapper.to_domain_event(notification)
-            if isinstance(event, Agent.FeedbackRecorded):
-                recorded[event.event_id] += 1
-        assert set(recorded) == ids and max(recorded.values()) == 1
-        for agent_id in {f"a-{i}" for i in range(100)}:
-            versions = [e.policy_version for e in system.service.history(agent_id)
-                        if isinstance(e, Agent.PolicyRecalculated)]
-            assert versions == list(range(1, len(versions) + 1))
-        system.projections.catch_up()
-        live = snapshot_of(system.read_models)
-        system.projections.rebuild()
-        assert snapshot_of(system.read_models) == live
+        assert_recorded_exactly_once(logged_events(system), ids)
+        assert_read_models_equal_a_rebuild(system)
     finally:
         system.close()

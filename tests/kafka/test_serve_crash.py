@@ -29,13 +29,17 @@ from adapters.outbound_messages import stable_event_id
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, LocalBucket
-from projections.catch_up_runner import all_projections
 from tests.conftest import feedback
 from tests.contract.test_relay_sink_kafka import (
     output_topics,
     read_records,
     shows_aborted_records,
     stood_by,
+)
+from tests.exactly_once import (
+    assert_read_models_equal_a_rebuild,
+    assert_recorded_exactly_once,
+    logged_events,
 )
 from tests.kafka.serve_process import ServeProcess, ServeSetup, sample, samples
 from tests.kafka.test_feedback_consumer import at, produce
@@ -87,16 +91,6 @@ def mixed_stream(n: int, agents: int, seed: int, prefix: str = "e") -> tuple[lis
 def saved_offsets(system: System, topic: str, partitions) -> int:
     """How many messages of the topic the event store says are consumed."""
     return sum(system.service.recorder.max_tracking_id(tracking_name(topic, p)) or 0 for p in partitions)
-
-
-def recorded_events(system: System) -> list:
-    recorder, mapper = system.service.recorder, system.service.mapper
-    return [mapper.to_domain_event(n) for n in recorder.select_notifications(start=1, limit=10**9)]
-
-
-def read_model_documents(system: System) -> dict[str, list]:
-    names = [c.name for p in all_projections() for c in p.collections]
-    return {name: sorted(system.read_models.find(name), key=repr) for name in names}
 
 
 def caught_up(serve: ServeProcess, system: System, feedback_topic: str, ends: dict[int, int]) -> bool:
@@ -160,19 +154,6 @@ def check_published_exactly_once(bootstrap: str, setup: ServeSetup, events: list
     return len(kept), len(leftovers)
 
 
-def check_recorded_once(system: System, events: list, ids: set[str], poison: int) -> None:
-    recorded = Counter(e.event_id for e in events if isinstance(e, (Agent.FeedbackRecorded, Agent.SessionEnded)))
-    assert set(recorded) == ids, (len(set(recorded)), len(ids), sorted(ids - set(recorded))[:10])
-    assert set(recorded.values()) == {1}, [i for i, n in recorded.items() if n > 1][:10]
-    assert sum(isinstance(e, DeadLetter.MessageRejected) for e in events) == poison
-    versions: dict[str, list[int]] = defaultdict(list)
-    for e in events:
-        if isinstance(e, Agent.PolicyRecalculated):
-            versions[e.originator_id].append(e.policy_version)
-    for agent, seen in versions.items():
-        assert seen == list(range(1, len(seen) + 1)), agent
-
-
 # ------------------------------------------------------------------ the tests
 
 
@@ -222,8 +203,8 @@ def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exa
     assert consumed_before_the_last_run < total, "serve consumed everything before the last kill; make the stream longer"
 
     with setup.system() as system:
-        events = recorded_events(system)
-        check_recorded_once(system, events, ids, poison)
+        events = logged_events(system)
+        assert_recorded_exactly_once(events, ids, dead_letters=poison)
         head = system.service.recorder.max_notification_id()
         chain = read_position_records(kafka_bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30,
                                       TANSU_CONSUMER_SETTINGS)
@@ -231,10 +212,8 @@ def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exa
         stood, repeats = check_published_exactly_once(kafka_bootstrap, setup, events)
 
         assert system.projections.catch_up() == 0
-        live = read_model_documents(system)
+        live = assert_read_models_equal_a_rebuild(system)
         assert sum(len(docs) for docs in live.values()) > 0
-        system.projections.rebuild()
-        assert read_model_documents(system) == live
     print(f"{kills} kills, {consumed_before_the_last_run} of {total} consumed before the last run, "
           f"{stood} messages published, {repeats} repeats, {time.monotonic() - started:.0f} s")
 
@@ -293,9 +272,9 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
         assert serve.terminate() == 0, serve.log_tail()
 
         with setup.system() as system:
-            events = recorded_events(system)
-            check_recorded_once(system, events, set().union(*(ids for _, ids, _ in streams)),
-                                sum(poison for _, _, poison in streams))
+            events = logged_events(system)
+            assert_recorded_exactly_once(events, set().union(*(ids for _, ids, _ in streams)),
+                                         dead_letters=sum(poison for _, _, poison in streams))
             chain = read_position_records(broker.bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30,
                                           TANSU_CONSUMER_SETTINGS)
             assert chain[-1]["position"] == system.service.recorder.max_notification_id()
