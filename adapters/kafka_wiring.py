@@ -2,7 +2,7 @@
 
 Environment, beyond AGENT_LEARNING_KAFKA (bootstrap servers):
   AGENT_LEARNING_KAFKA_GROUP            consumer group id (default agent-learning)
-  AGENT_LEARNING_KAFKA_POLL_SECONDS     longest wait for a batch to fill (default 1.0; lower = less latency)
+  AGENT_LEARNING_KAFKA_POLL_SECONDS     longest wait for a batch to fill (default 0.05; lower = less latency)
   AGENT_LEARNING_KAFKA_CLIENT_CONFIG    JSON object of extra librdkafka settings for every client
                                         (security, timeouts), e.g. {"session.timeout.ms": 10000}
   AGENT_LEARNING_RELAY_MODE             exactly-once (default) or at-least-once
@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from adapters.bootstrap import Config, ConfigurationError, System
 from adapters.kafka_config import KafkaTopics, client_config
-from adapters.kafka_feedback_consumer import ConsumerSettings, FeedbackConsumer
+from adapters.kafka_feedback_consumer import DEFAULT_POLL_SECONDS, ConsumerSettings, FeedbackConsumer
 from adapters.kafka_sink import KafkaRelaySink, ensure_topics
 from adapters.serve import ConsumerWorker
 from adapters.service_metrics import ServiceMetrics
@@ -67,7 +67,7 @@ def kafka_consumer_worker(config: Config, system: System, metrics: ServiceMetric
     extra = extra_client_config()
     _ensure_topics(config, topics, extra)
     try:
-        poll = float(os.environ.get("AGENT_LEARNING_KAFKA_POLL_SECONDS", "1.0"))
+        poll = float(os.environ.get("AGENT_LEARNING_KAFKA_POLL_SECONDS", DEFAULT_POLL_SECONDS))
     except ValueError:
         raise ConfigurationError("AGENT_LEARNING_KAFKA_POLL_SECONDS must be a number of seconds, e.g. 0.05") from None
     settings = ConsumerSettings(group_id=os.environ.get("AGENT_LEARNING_KAFKA_GROUP", "agent-learning"),

@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     system = bootstrap(Config(home=Path(home), event_store=event_store))
     consumer = FeedbackConsumer(
         system.service, bootstrap_servers, KafkaTopics(feedback=topic),
-        ConsumerSettings(group_id=group, batch_size=batch_size, poll_timeout=0.2, client=TANSU_CONSUMER_SETTINGS),
+        ConsumerSettings(group_id=group, batch_size=batch_size, client=TANSU_CONSUMER_SETTINGS),
     )
     install_signal_handlers(consumer)
     try:
