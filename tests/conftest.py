@@ -43,14 +43,19 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 def pytest_unconfigure(config) -> None:
     """Never hang after the summary: a test that leaves a non-daemon thread behind would make the
     interpreter wait for it at exit (seen once in CI, not yet traced). The threads are named on
-    stderr, so the leak can be found, and the run ends with pytest's own exit status."""
+    stderr with where each waits, so the leak can be found, and the run ends with pytest's own exit status."""
     import os
     import sys
     import threading
+    import traceback
 
     lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if lingering:
         print(f"\nnon-daemon threads still running after the tests: {[t.name for t in lingering]}", file=sys.stderr)
+        frames = sys._current_frames()
+        for thread in lingering:  # where each one waits points to the test or fixture that started it
+            stack = "".join(traceback.format_stack(frames[thread.ident])) if thread.ident in frames else "(gone)\n"
+            print(f"--- {thread.name}:\n{stack}", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status["code"])

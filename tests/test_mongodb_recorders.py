@@ -244,10 +244,13 @@ def test_concurrent_writers_get_gap_free_ids_that_a_tailing_reader_never_skips(
 
     reader = Thread(target=tail)
     reader.start()
-    with ThreadPoolExecutor(max_workers=writers) as pool:
-        per_writer = list(pool.map(write, range(writers)))
-    writing_done.set()
-    reader.join()
+    try:
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            per_writer = list(pool.map(write, range(writers)))
+    finally:
+        writing_done.set()  # a writer that raised must not leave the reader tailing forever
+        reader.join(60)
+    assert not reader.is_alive(), "the reader did not reach the end of the log within 60 s"
 
     batches = [batch for writer_batches in per_writer for batch in writer_batches]
     total = sum(len(batch) for batch in batches)

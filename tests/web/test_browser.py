@@ -52,8 +52,14 @@ class Server:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+        if self.thread.is_alive():
+            # Left running, its loop would keep its AnyIO worker threads (not daemons) waiting, and
+            # the interpreter would wait for them at exit, after pytest's summary.
+            self.server.force_exit = True
+            self.thread.join(5)
         self.socket.close()
         self.tokens.close()
+        assert not self.thread.is_alive(), "the web server did not stop within 20 s"
 
 
 @pytest.fixture(scope="module")
