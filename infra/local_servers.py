@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Self
 
 LOOPBACK = "127.0.0.1"
 # SecantusDB advertises itself as the primary of a one-node replica set of this name.
@@ -165,22 +166,58 @@ def _tcp_accepts(port: int) -> bool:
     return True
 
 
-def _owned_dir(directory: str | os.PathLike[str] | None, prefix: str) -> tuple[Path, bool]:
-    if directory is None:
-        return Path(tempfile.mkdtemp(prefix=prefix)), True
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    return path, False
+class SupervisedServer:
+    """A server this module started: its child process, its loopback port and its folder (data and
+    log). The folder is removed on stop when it was a temporary one made at start."""
 
+    name = "server"
+    stop_grace = 5.0  # seconds between SIGTERM and SIGKILL
 
-class MongoServer:
-    """A SecantusDB server: a one-node replica set with transactions and change streams."""
-
-    def __init__(self, process: ServerProcess, port: int, data_dir: Path, owns_dir: bool):
+    def __init__(self, process: ServerProcess, port: int, directory: Path, owns_dir: bool):
         self.process = process
         self.port = port
-        self.data_dir = data_dir
+        self.directory = directory
         self._owns_dir = owns_dir
+
+    @classmethod
+    def _launch(
+        cls,
+        directory: str | os.PathLike[str] | None,
+        port: int | None,
+        command: Callable[[Path, int], list[str]],
+        log_name: str,
+        is_ready: Callable[[int], bool],
+        what: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        **attributes: Any,
+    ) -> Self:
+        """Run ``command(folder, port)`` in ``directory`` (a temporary one if None) on ``port`` (a free
+        one if None) until ``is_ready(port)``; ``attributes`` go to the constructor."""
+        if directory is None:
+            folder, owns_dir = Path(tempfile.mkdtemp(prefix=f"{cls.name.lower()}-")), True
+        else:
+            folder, owns_dir = Path(directory), False
+            folder.mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        process = ServerProcess(cls.name, command(folder, port), folder / log_name.format(port=port), env)
+        process.wait_until_ready(lambda: is_ready(port), f"{what} on {LOOPBACK}:{port}", timeout)
+        return cls(process, port, folder, owns_dir, **attributes)
+
+    def stop(self) -> None:
+        self.process.stop(grace=self.stop_grace)
+        if self._owns_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; the folder stays for a look."""
+        self.process.kill()
+
+
+class MongoServer(SupervisedServer):
+    """A SecantusDB server: a one-node replica set with transactions and change streams."""
+
+    name = "SecantusDB"
 
     @property
     def url(self) -> str:
@@ -192,18 +229,11 @@ class MongoServer:
     ) -> MongoServer:
         """Start on ``port`` (a free one if None) storing in ``data_dir`` (a temp dir,
         removed on stop, if None); return once it answers ``ping``."""
-        directory, owns_dir = _owned_dir(data_dir, "secantusdb-")
-        port = port or free_port()
-        argv = [secantusd_command(), "--host", LOOPBACK, "--port", str(port)]
-        argv += ["--storage-path", str(directory / "data")]
-        process = ServerProcess("SecantusDB", argv, directory / "secantusd.log")
-        process.wait_until_ready(lambda: mongo_is_ready(port), f"answer ping on {LOOPBACK}:{port}", timeout)
-        return cls(process, port, directory, owns_dir)
 
-    def stop(self) -> None:
-        self.process.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+        def command(folder: Path, port: int) -> list[str]:
+            return [secantusd_command(), "--host", LOOPBACK, "--port", str(port), "--storage-path", str(folder / "data")]
+
+        return cls._launch(data_dir, port, command, "secantusd.log", mongo_is_ready, "answer ping", timeout)
 
 
 def mongo_is_ready(port: int) -> bool:
@@ -224,14 +254,10 @@ def mongo_is_ready(port: int) -> bool:
     return True
 
 
-class LocalBucket:
-    """A LocalBucket S3 server whose buckets are folders of ``data_dir``."""
+class LocalBucket(SupervisedServer):
+    """A LocalBucket S3 server whose buckets are folders of its directory's ``buckets/``."""
 
-    def __init__(self, process: ServerProcess, port: int, data_dir: Path, owns_dir: bool):
-        self.process = process
-        self.port = port
-        self.data_dir = data_dir
-        self._owns_dir = owns_dir
+    name = "LocalBucket"
 
     @property
     def endpoint(self) -> str:
@@ -245,20 +271,13 @@ class LocalBucket:
         buckets: tuple[str, ...] = (TANSU_BUCKET,),
         timeout: float = 15.0,
     ) -> LocalBucket:
-        directory, owns_dir = _owned_dir(data_dir, "localbucket-")
-        root = directory / "buckets"
-        for bucket in buckets:  # a bucket is a folder; Tansu does not create its own
-            (root / bucket).mkdir(parents=True, exist_ok=True)
-        port = port or free_port()
-        argv = [localbucket_command(), "--host", LOOPBACK, "--port", str(port), str(root)]
-        process = ServerProcess("LocalBucket", argv, directory / "localbucket.log")
-        process.wait_until_ready(lambda: s3_is_ready(port), f"answer HTTP on {LOOPBACK}:{port}", timeout)
-        return cls(process, port, directory, owns_dir)
+        def command(folder: Path, port: int) -> list[str]:
+            root = folder / "buckets"
+            for bucket in buckets:  # a bucket is a folder; Tansu does not create its own
+                (root / bucket).mkdir(parents=True, exist_ok=True)
+            return [localbucket_command(), "--host", LOOPBACK, "--port", str(port), str(root)]
 
-    def stop(self) -> None:
-        self.process.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return cls._launch(data_dir, port, command, "localbucket.log", s3_is_ready, "answer HTTP", timeout)
 
 
 def s3_is_ready(port: int) -> bool:
@@ -269,15 +288,17 @@ def s3_is_ready(port: int) -> bool:
         return False
 
 
-class KafkaBroker:
+class KafkaBroker(SupervisedServer):
     """A Tansu broker: in memory by default, or durable in an S3 bucket ``tansu``."""
 
-    def __init__(self, process: ServerProcess, port: int, storage: str, log_dir: Path, owns_dir: bool):
-        self.process = process
-        self.port = port
+    name = "Tansu"
+    # Tansu waits for clients to hang up before it exits on SIGTERM; its
+    # stores have nothing buffered to flush, so do not wait long.
+    stop_grace = 1.0
+
+    def __init__(self, process: ServerProcess, port: int, directory: Path, owns_dir: bool, storage: str):
+        super().__init__(process, port, directory, owns_dir)
         self.storage = storage
-        self.log_dir = log_dir
-        self._owns_dir = owns_dir
 
     @property
     def bootstrap(self) -> str:
@@ -297,27 +318,16 @@ class KafkaBroker:
         pass the old ``port`` to restart a durable broker where clients expect it."""
         if durable and not s3_endpoint:
             raise ValueError("KafkaBroker.start(durable=True) needs s3_endpoint, e.g. LocalBucket.start().endpoint")
-        directory, owns_dir = _owned_dir(log_dir, "tansu-")
-        port = port or free_port()
         storage = f"s3://{TANSU_BUCKET}/" if durable else "memory://tansu/"
         env = {**_S3_CREDENTIALS, "AWS_ENDPOINT": s3_endpoint} if durable and s3_endpoint else {}
-        listener = f"tcp://{LOOPBACK}:{port}"
-        argv = [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener]
-        argv += ["--storage-engine", storage]
-        process = ServerProcess("Tansu", argv, directory / f"tansu-{port}.log", env)
-        process.wait_until_ready(lambda: kafka_is_ready(port), f"answer ApiVersions on {LOOPBACK}:{port}", timeout)
-        return cls(process, port, storage, directory, owns_dir)
 
-    def stop(self) -> None:
-        # Tansu waits for clients to hang up before it exits on SIGTERM; its
-        # stores have nothing buffered to flush, so do not wait long.
-        self.process.stop(grace=1.0)
-        if self._owns_dir:
-            shutil.rmtree(self.log_dir, ignore_errors=True)
+        def command(folder: Path, port: int) -> list[str]:
+            listener = f"tcp://{LOOPBACK}:{port}"
+            return [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                    "--storage-engine", storage]
 
-    def kill(self) -> None:
-        """SIGKILL, as a crash would; the log stays for a look."""
-        self.process.kill()
+        return cls._launch(log_dir, port, command, "tansu-{port}.log", kafka_is_ready, "answer ApiVersions",
+                           timeout, env, storage=storage)
 
 
 def kafka_is_ready(port: int) -> bool:
