@@ -48,8 +48,13 @@ class ServedApi:
             time.sleep(0.02)
         return self.thread
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """Finishes requests in flight for up to `grace_seconds`, then closes the rest, so `serve` always exits."""
         self.server.should_exit = True
         if self.thread is not None:
-            self.thread.join(timeout=15)
+            self.thread.join(timeout=grace_seconds)
+            if self.thread.is_alive():
+                log.warning("the HTTP API did not stop within %.0f s; closing its connections", grace_seconds)
+                self.server.force_exit = True
+                self.thread.join(timeout=5)
         self.socket.close()

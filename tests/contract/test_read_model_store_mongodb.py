@@ -27,6 +27,8 @@ from domain.commands import (
     RecordFeedback,
     RegisterAgent,
 )
+from domain.training_job import TrainingJob
+from jobs.model_registry_service import register_trained_model
 from projections.catch_up_runner import CatchUpRunner, all_projections
 from projections.read_model_store import Collection, ReadModelStore
 from tests.contract.read_model_store_contract import (
@@ -167,6 +169,13 @@ def test_the_projections_on_mongodb_equal_those_on_sqlite_document_for_document(
         system.projections.catch_up()  # the rest arrives after a first catch-up
         system.service.process(history[9:])
         system.service.freeze(FreezeUpdates("agent-2", "owner asked", T0 + timedelta(minutes=40)))
+        # The batch loop's read models too: a training job and a registered model.
+        system.service.save(TrainingJob.queue("job-1", agent_id="agent-1", archetype=None, dataset_id="ds-1",
+                                              period="2026-W48", now=T0 + timedelta(minutes=41)))
+        register_trained_model(
+            system, scope_agent_id="agent-1", scope_archetype=None, adapter_dir=tmp_path / "adapter",
+            base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset_id="ds-1", job_id="job-1",
+            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20}, now=T0 + timedelta(minutes=42))
         system.projections.catch_up()
         CatchUpRunner(system.service.recorder, system.service.mapper, sqlite, page_size=7).catch_up()
 
