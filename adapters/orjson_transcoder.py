@@ -10,10 +10,11 @@ back as a str; this application's events hold none (ids are text).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Transcoder, Transcoding, TranscodingNotRegisteredError
+from eventsourcing.persistence import DatetimeAsISO, Transcoder, Transcoding, TranscodingNotRegisteredError
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 
@@ -22,10 +23,13 @@ class OrjsonTranscoder(Transcoder):
     def __init__(self) -> None:
         self.types: dict[type, Transcoding] = {}
         self.names: dict[str, Transcoding] = {}
+        self._datetime_name: str | None = None  # set when datetimes are the library's ISO strings
 
     def register(self, transcoding: Transcoding) -> None:
         self.types[transcoding.type] = transcoding
         self.names[transcoding.name] = transcoding
+        if transcoding.type is datetime:
+            self._datetime_name = transcoding.name if type(transcoding) is DatetimeAsISO else None
 
     def encode(self, obj: Any) -> bytes:
         try:
@@ -58,6 +62,8 @@ class OrjsonTranscoder(Transcoder):
         return self._revive(value)
 
     def _encode_obj(self, obj: Any) -> dict[str, Any]:
+        if type(obj) is datetime and self._datetime_name:  # every event holds two or three: inlined
+            return {"_type_": self._datetime_name, "_data_": obj.isoformat()}
         try:
             transcoding = self.types[type(obj)]
         except KeyError:
