@@ -39,3 +39,12 @@ def test_a_time_without_a_zone_is_refused_with_a_suggestion():
 def test_writing_then_parsing_gives_back_the_same_instant():
     moment = datetime(2026, 11, 24, 10, 0, 0, 123456, tzinfo=UTC)
     assert parse_iso(to_iso(moment)) == moment
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(0), "GMT"), timezone(timedelta(hours=-5))])
+@pytest.mark.parametrize("microsecond", [0, 792000])
+def test_the_same_instant_is_written_the_same_in_any_zone(zone, microsecond):
+    instant = datetime(2026, 1, 5, 8, 9, 36, microsecond, tzinfo=UTC)
+    expected = "2026-01-05T08:09:36" + (".792000" if microsecond else "") + "Z"
+    assert to_iso(instant.astimezone(zone)) == expected
+    assert to_iso(datetime.fromisoformat(instant.astimezone(zone).isoformat())) == expected
