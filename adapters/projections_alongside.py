@@ -20,11 +20,14 @@ from adapters.bootstrap import Config, bootstrap
 # hundred notifications, one per recorded batch, would cost several times more in all.
 MIN_RUN = 10_000
 MAX_WAIT_SECONDS = 1.0
+# ... and keeps the documents it reads from one run to the next, rather than read them again.
+KEEP_DOCUMENTS = 200_000
 
 
 def _follow(config: Config, stop) -> None:
     system = bootstrap(config)
     runner = system.projections
+    runner.keep_documents = KEEP_DOCUMENTS
     try:
         runner.prepare()  # a new home has no checkpoints yet, and nothing to follow without them
         waited = 0.0

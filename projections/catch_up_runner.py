@@ -69,6 +69,11 @@ class CatchUpRunner:
         self.projections = {p.name: p for p in (projections if projections is not None else all_projections())}
         self.page_size = page_size
         self.batch_size = max(batch_size, page_size)
+        # Documents kept from one batch to the next, up to this many per projection (0: none).
+        # Kept documents are used only while the checkpoint is still where this runner left it,
+        # so that nobody else can have written them since.
+        self.keep_documents = 0
+        self._kept: dict[tuple[str, int], tuple[int, View]] = {}
 
     # -------------------------------------------------------------- lifecycle
 
@@ -126,33 +131,45 @@ class CatchUpRunner:
         if not checkpoints:
             return 0
         start = min(c.position for c in checkpoints) + 1
-        views = [View(self.store, c.projection, c.generation) for c in checkpoints]
-        read = last = 0
-        while read < self.batch_size:
-            limit = min(self.page_size, self.batch_size - read)
-            page = self.recorder.select_notifications(start=start, limit=limit)
-            if not page:
-                break
+        limit = min(self.page_size, self.batch_size)
+        page = self.recorder.select_notifications(start=start, limit=limit)
+        if not page:
+            return 0
+        views = [self._view(c) for c in checkpoints]
+        read = 0
+        while True:
             self._apply_page(checkpoints, views, page)
             read += len(page)
             last = page[-1].id
-            start = last + 1
-            if len(page) < limit:  # the head
+            if len(page) < limit or read >= self.batch_size:  # the head, or a full batch
                 break
-        if not read:
-            return 0
+            limit = min(self.page_size, self.batch_size - read)
+            page = self.recorder.select_notifications(start=last + 1, limit=limit)
+            if not page:
+                break
         for checkpoint, view in zip(checkpoints, views):
-            if last <= checkpoint.position:
+            if last <= checkpoint.position:  # nothing new for it: its kept documents stay as they were
+                if self.keep_documents:
+                    self._kept[(checkpoint.projection, checkpoint.generation)] = (checkpoint.position, view)
                 continue
             try:
                 self.store.commit(checkpoint.projection, checkpoint.generation, view.changes(),
                                   position=last, expected_position=checkpoint.position)
             except CheckpointMoved:
                 pass  # another runner applied this batch first; the next one starts from its position
+            else:
+                if self.keep_documents and view.committed() <= self.keep_documents:
+                    self._kept[(checkpoint.projection, checkpoint.generation)] = (last, view)
             if progress:
                 progress(checkpoint.projection, last, self._head())
         self._activate_caught_up()
         return read
+
+    def _view(self, checkpoint: Checkpoint) -> View:
+        kept = self._kept.pop((checkpoint.projection, checkpoint.generation), None)
+        if kept is not None and kept[0] == checkpoint.position:
+            return kept[1]
+        return View(self.store, checkpoint.projection, checkpoint.generation)
 
     # --------------------------------------------------------------- applying
 

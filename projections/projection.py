@@ -22,8 +22,10 @@ class View:
         self._generation = generation
         self._docs: defaultdict[str, dict[str, dict | None]] = defaultdict(dict)
         self._changed: defaultdict[str, set[str]] = defaultdict(set)
+        self._read: set[str] = set()  # collections whose documents were looked up in the store
 
     def prefetch(self, collection: str, keys: Iterable[str]) -> None:
+        self._read.add(collection)
         docs = self._docs[collection]
         missing = [k for k in set(keys) if k not in docs]
         if missing:
@@ -47,6 +49,15 @@ class View:
 
     def changes(self) -> Changes:
         return {c: {k: self._docs[c][k] for k in keys} for c, keys in self._changed.items()}
+
+    def committed(self) -> int:
+        """After its changes are committed: starts afresh for the next batch, keeping the documents
+        of the collections it looked up (which the next batch will likely read again; the others
+        are only written). Returns how many documents it holds."""
+        for collection in [c for c in self._docs if c not in self._read]:
+            del self._docs[collection]
+        self._changed.clear()
+        return sum(len(docs) for docs in self._docs.values())
 
 
 class Projection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.projections_alongside import MAX_WAIT_SECONDS, _follow
 from adapters.sqlite_read_models import SQLiteReadModelStore
 from projections.catch_up_runner import CatchUpRunner
+from projections.agent_learning_state import STATE
 from projections.read_model_store import LIVE
 from tests.test_projections import COLLECTIONS, snapshot_of, stream
 
@@ -51,3 +52,41 @@ def test_small_pages_and_batches_give_the_same_documents_as_one_batch(system, tm
         assert snapshot_of(small) == snapshot_of(system.read_models)
     finally:
         small.close()
+
+
+def test_documents_kept_between_batches_are_dropped_once_another_runner_moved_on(system, tmp_path):
+    reference = SQLiteReadModelStore(str(tmp_path / "reference.db"))
+    try:
+        keeping = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models)
+        keeping.keep_documents = 1_000
+        other = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models)
+        events = stream(60, agents=3)
+        system.service.process(events[:20])
+        keeping.catch_up()  # keeps the state and relationship documents it read
+        system.service.process(events[20:40])
+        other.catch_up()  # moves every checkpoint past what `keeping` kept
+        system.service.process(events[40:])
+        keeping.catch_up()  # must read the documents again, not use its stale copies
+
+        CatchUpRunner(system.service.recorder, system.service.mapper, reference).catch_up()
+        assert snapshot_of(system.read_models) == snapshot_of(reference)
+        assert system.read_models.get(STATE, "a-0")["feedbackCount"] == 20
+    finally:
+        reference.close()
+
+
+def test_documents_kept_between_batches_give_the_same_read_models(system, tmp_path):
+    reference = SQLiteReadModelStore(str(tmp_path / "reference.db"))
+    try:
+        keeping = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models)
+        keeping.keep_documents = 1_000
+        events = stream(60, agents=3)
+        for start in range(0, 60, 7):
+            system.service.process(events[start:start + 7])
+            keeping.catch_up()
+        assert keeping._kept  # it did keep some
+
+        CatchUpRunner(system.service.recorder, system.service.mapper, reference).catch_up()
+        assert snapshot_of(system.read_models) == snapshot_of(reference)
+    finally:
+        reference.close()
