@@ -6,6 +6,7 @@ test works in a database of its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier, Event, Thread
@@ -34,6 +35,8 @@ from adapters.mongodb_event_store import (
 )
 
 PERSISTENCE_MODULE = "adapters.mongodb_event_store"
+# pymongo retries a transaction that meets transient errors for up to 120 s.
+READER_JOIN_SECONDS = 150
 
 
 @pytest.fixture
@@ -53,9 +56,17 @@ class FreshMongoDBDatabase:
     mongodb_url: str
 
     @pytest.fixture(autouse=True)
-    def _fresh_database(self, mongodb_url: str, datastore: MongoDBDatastore) -> None:
+    def _fresh_database(self, mongodb_url: str, datastore: MongoDBDatastore) -> Iterator[None]:
         self.mongodb_url = mongodb_url
         self.datastore = datastore
+        before = set(threading.enumerate())
+        yield
+        # The library's concurrency cases set a stop flag for their reader threads but never join
+        # them; a reader inside a retried snapshot read would outlive the test (and the session).
+        for thread in set(threading.enumerate()) - before:
+            if not thread.daemon:
+                thread.join(timeout=READER_JOIN_SECONDS)
+                assert not thread.is_alive(), f"thread {thread.name} still running after the test"
 
 
 def application_recorder(datastore: MongoDBDatastore) -> MongoDBApplicationRecorder:
