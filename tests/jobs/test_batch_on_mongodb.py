@@ -7,22 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.bootstrap import bootstrap
 from adapters.file_sink import read_published
 from jobs.lease import Lease
 from jobs.run import run_job
 from projections.training_jobs import TRAINING_JOBS
 from tests.jobs.batch_fixtures import NOW, MovableClock, good_interactions, ingest, settings, tiny_trainer
-from tests.test_mongodb_backend import mongo_config  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.mongodb
-
-
-@pytest.fixture
-def mongo_system(mongo_config):  # noqa: F811
-    built = bootstrap(mongo_config)
-    yield built
-    built.close()
 
 
 def test_daily_then_weekly_on_mongodb(mongo_system):

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.bootstrap import bootstrap
 from adapters.file_sink import read_published
 from domain.model_registry import CHAMPION, Scope
 from jobs.model_registry_service import aliases_of, list_models, promote_model, rollback_alias
 from jobs.monthly import run_monthly
 from tests.jobs.test_model_registry import T0, register
 from tests.jobs.test_monthly import CATALOGUE_MENTOR, MENTORS, MONTH_END, learn
-from tests.test_mongodb_backend import mongo_config  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.mongodb
-
-
-@pytest.fixture
-def mongo_system(mongo_config):  # noqa: F811
-    built = bootstrap(mongo_config)
-    yield built
-    built.close()
 
 
 def test_promote_rollback_and_model_updated_on_mongodb(mongo_system):
