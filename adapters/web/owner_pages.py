@@ -54,7 +54,9 @@ def _check_csrf(session: Session, csrf: str) -> None:
 
 def _safe_next(target: str) -> str:
     # Only paths of this site: never a redirect to another host.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # Browsers read a backslash as a slash, so "/\\host" would leave the site too.
+    local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+    return target if local else "/"
 
 
 @router.get("/login", response_class=HTMLResponse)

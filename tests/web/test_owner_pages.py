@@ -32,6 +32,13 @@ def test_signing_in_sets_an_http_only_strict_session_cookie(api):
     assert api.owner_a not in cookie
 
 
+def test_signing_in_never_redirects_to_another_site(api):
+    for target in ("https://elsewhere.example/", "//elsewhere.example/", "/\\elsewhere.example/",
+                   "/agents\\..\\\\elsewhere.example"):
+        response = api.client.post("/login", data={"token": api.owner_a, "next": target}, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/", target
+
+
 def test_a_wrong_token_does_not_sign_in(api):
     response = _sign_in(api, "guessed")
     assert response.status_code == 401
