@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import signal
 import sys
 import time
 from datetime import datetime
@@ -15,10 +14,10 @@ from typing import Any, Sequence
 from adapters.audit import audit_agent
 from adapters.bootstrap import Config, ConfigurationError, System, bootstrap
 from adapters.cli_tokens import add_token_commands
+from adapters.event_lines import summarise
 from adapters.ingest import IngestReport, ingest_lines
 from adapters.learning_service import UnknownAgent, utc_now
 from adapters.projections_alongside import projections_alongside
-from domain.agent import Agent
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig, validate_command_config
 from domain.timestamps import parse_iso, to_iso
@@ -169,19 +168,9 @@ def cmd_agent_history(system: System, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries, indent=2))
         return EXIT_OK
-    for entry in entries:
-        data = entry["data"]
-        detail = ""
-        if entry["type"] == "FeedbackRecorded":
-            detail = f"{data['kind']} reward {data['reward']:+.2f}"
-        elif entry["type"] == "PolicyRecalculated":
-            detail = f"v{data['policyVersion']} by {data['trigger']}, confidence {data['confidence']}"
-        elif entry["type"] in ("UpdatesFrozen", "UpdatesUnfrozen"):
-            detail = data["reason"]
-        elif entry["type"] == "PriorsRefreshed":
-            detail = f"{data['archetype']} {data['period']}: " + ", ".join(
-                f"{t} {v:.3f}→{data['after'][t]:.3f}" for t, v in data["before"].items() if v != data["after"][t])
-        print(f"{entry['version']:>6}  {entry['occurredAt']}  {entry['type']:<20} {detail}")
+    for event in system.service.history(args.id):
+        at = to_iso(getattr(event, "occurred_at", None) or event.timestamp)
+        print(f"{event.originator_version:>6}  {at}  {type(event).__name__:<20} {summarise(event)}")
     return EXIT_OK
 
 

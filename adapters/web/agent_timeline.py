@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from attrs import define, field, frozen
 
 from domain.agent import Agent
+from adapters.event_lines import summarise
 from domain.timestamps import to_iso
 
 RECENT = 20
@@ -48,7 +49,6 @@ class Entry:
 @define
 class AgentTimeline:
     priors: dict[str, float] | None = None
-    registered_at: datetime | None = None
     feedback: list[FeedbackPoint] = field(factory=list)
     sentiment_resets: list[datetime] = field(factory=list)
     epsilon: list[tuple[datetime, float]] = field(factory=list)
@@ -65,7 +65,6 @@ class AgentTimeline:
             at = getattr(event, "occurred_at", None) or event.timestamp
             if isinstance(event, Agent.AgentRegistered):
                 timeline.priors = dict(event.priors)
-                timeline.registered_at = at
                 timeline.epsilon.append((at, event.epsilon))
             elif isinstance(event, Agent.LearningConfigured):
                 timeline.epsilon.append((at, event.epsilon))
@@ -83,37 +82,3 @@ class AgentTimeline:
             entries.append(Entry(event.originator_version, to_iso(at), type(event).__name__, summarise(event)))
         timeline.recent = entries[-recent:][::-1]
         return timeline
-
-
-def _rates(config: dict) -> str:
-    parts = [f"profile {config['profile']}"] if config.get("profile") else []
-    for key, label in (("traitRate", "trait rate"), ("actionRate", "action rate"), ("epsilon", "ε")):
-        if config.get(key) is not None:
-            parts.append(f"{label} {config[key]}")
-    for trait, rate in sorted((config.get("traitRates") or {}).items()):
-        parts.append(f"{trait} rate {rate}")
-    return ", ".join(parts) or "defaults"
-
-
-def summarise(event: Any) -> str:
-    """One short line per event, as on `agent history`; never the feedback's text."""
-    if isinstance(event, Agent.AgentRegistered):
-        return f"registered as {event.archetype}" + (f" for {event.owner_id}" if event.owner_id else "")
-    if isinstance(event, Agent.RegistrationAmended):
-        return f"registration amended: {event.archetype}" + (f" for {event.owner_id}" if event.owner_id else "")
-    if isinstance(event, Agent.LearningConfigured):
-        capped = f" (capped: {', '.join(map(str, event.caps))})" if event.caps else ""
-        return f"learning configured: {_rates(event.config)}{capped}"
-    if isinstance(event, Agent.FeedbackRecorded):
-        return f"{event.kind}, reward {event.reward:+.2f}, sentiment {event.sentiment:+.3f}"
-    if isinstance(event, Agent.PolicyRecalculated):
-        return f"policy v{event.policy_version} by {event.trigger}, confidence {event.confidence}"
-    if isinstance(event, Agent.UpdatesFrozen):
-        return f"updates frozen{' by ' + event.by if event.by else ''}: {event.reason}"
-    if isinstance(event, Agent.UpdatesUnfrozen):
-        return f"updates unfrozen{' by ' + event.by if event.by else ''}: {event.reason}"
-    if isinstance(event, Agent.SessionEnded):
-        return "session ended"
-    if isinstance(event, Agent.ActivityRecorded):
-        return f"activity: {event.activity}"
-    return ""
