@@ -96,9 +96,10 @@ def _set_frozen(request: Request, who: Principal, agent_id: str, reason: str, fr
 
 def _batch_rows(request: Request, who: Principal, collection: str, agent_id: str | None, limit: int) -> list[dict]:
     with _pool(request).system() as system:
-        system.projections.catch_up()
         if agent_id is not None:
-            visible_agent(system, who, agent_id)
+            visible_agent(system, who, agent_id)  # catches the read models up itself
+        else:
+            system.projections.catch_up()
         return visible_rows(system.read_models, collection, who, agent_id, limit)
 
 

@@ -39,6 +39,7 @@ def create_app(
 
     `health` replaces the stores check of `/healthz` (inside `serve`, the workers' health)."""
     pool = SystemPool(system_factory, pool_size)
+    owns_tokens = tokens is None
     if tokens is None:
         with pool.system() as system:
             tokens = TokenStore.in_home(system.config.home)
@@ -50,6 +51,8 @@ def create_app(
     async def lifespan(app: FastAPI):
         yield
         pool.close()
+        if owns_tokens:
+            tokens.close()
 
     app = FastAPI(title="agent-learning", version="0.1.0", lifespan=lifespan,
                   description="Learning state of conversational agents; owners see only their own agents.")

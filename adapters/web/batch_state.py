@@ -13,7 +13,6 @@ from projections.read_model_store import Condition, ReadModelStore
 
 TRAINING_JOBS = "training_jobs"
 MODEL_VERSIONS = "model_versions"
-CHAMPION = "champion"
 
 
 def _owned_agents(read_models: ReadModelStore, who: Principal) -> set[str]:
@@ -32,7 +31,3 @@ def visible_rows(read_models: ReadModelStore, collection: str, who: Principal,
     rows.sort(key=lambda row: (row.get("createdAt") or "", row.get("jobId") or row.get("modelId") or ""),
               reverse=True)
     return rows[:limit] if limit is not None else rows
-
-
-def is_champion(model: dict) -> bool:
-    return CHAMPION in (model.get("aliases") or ())

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from adapters.web.agent_timeline import AgentTimeline
 from adapters.web.authorization import visible_agent
-from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, is_champion, visible_rows
+from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.charts import epsilon_svg, feedback_volume_svg, recalculations_svg, reward_sentiment_svg
 from adapters.web.sessions import SESSION_COOKIE, SESSION_SECONDS, Session
 from adapters.web.trait_chart import trait_chart_svg
@@ -135,7 +135,7 @@ def _page(request: Request, session: Session, agent_id: str, error: str | None =
     return templates.TemplateResponse(request, "agent.html", status_code=status_code, context={
         "agent": agent, "charts": {name: Markup(svg) for name, svg in charts.items()}, "session": session,
         "csrf": session.csrf, "error": error, "timeline": timeline, "jobs": jobs, "models": models,
-        "is_champion": is_champion, "profiles": list(PROFILES),
+        "profiles": list(PROFILES),
         "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict()})
 
 
