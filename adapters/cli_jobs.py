@@ -6,22 +6,11 @@ import argparse
 import json
 import sys
 
+from adapters.cli import EXIT_FAILED, EXIT_OK, _time
 from projections.read_model_store import Condition
 from projections.training_jobs import TRAINING_JOBS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SHOWN_DETAILS = 20
-
-
-def _time(text: str):
-    from domain.timestamps import parse_iso
-
-    try:
-        return parse_iso(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO-8601 time with a zone (e.g. 2026-11-24T03:00:00Z): {error}"
-        ) from None
 
 
 def _progress(line: str) -> None:

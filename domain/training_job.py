@@ -18,7 +18,6 @@ from eventsourcing.domain import event
 from domain.text_id_aggregate import TextIdAggregate
 
 PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
-OPEN = (PENDING, RUNNING)
 
 
 @frozen
@@ -36,6 +35,11 @@ class RetryPolicy:
 
 def training_job_aggregate_id(job_id: str) -> str:
     return f"training-job:{job_id}"
+
+
+def job_id_of(aggregate_id: str) -> str:
+    """The job id inside a `training_job_aggregate_id`."""
+    return aggregate_id.split(":", 1)[1]
 
 
 def _topic(name: str) -> str:

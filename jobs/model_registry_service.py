@@ -32,6 +32,7 @@ from domain.model_registry import (
     registry_id,
     scope_of_model,
 )
+from jobs.lease import load_fresh
 from projections.model_versions import MODEL_VERSIONS
 from projections.read_model_store import Condition
 
@@ -53,15 +54,8 @@ class AliasMove:
 
 
 def _fresh(system, scope: Scope) -> ModelRegistry | None:
-    service = system.service
-    aggregate_id = registry_id(scope)
-    if service.repository.cache is not None:
-        try:
-            service.repository.cache.get(aggregate_id, evict=True)
-        except KeyError:
-            pass
     try:
-        return service.repository.get(aggregate_id)
+        return load_fresh(system.service, registry_id(scope))
     except AggregateNotFoundError:
         return None
 

@@ -22,6 +22,7 @@ from typing import Callable
 from adapters.refreshed_archetypes import stored_priors
 from domain.agent import RECORDED, replay
 from domain.archetype_priors import ArchetypePriors, archetype_priors_id
+from domain.batch_run import MONTHLY, period_of
 from jobs.clustering import MIN_AGENTS_PER_ARCHETYPE, AgentTraits, cluster_archetypes
 from projections.agent_learning_state import STATE
 
@@ -36,7 +37,7 @@ def run_monthly(system, now: datetime, dry_run: bool = False, progress: Progress
                 min_agents: int = MIN_AGENTS_PER_ARCHETYPE, seed: int = 0) -> dict:
     progress = progress or _quiet
     settings = system.service.settings
-    period = f"{now.year:04d}-{now.month:02d}"
+    period = period_of(MONTHLY, now)  # the UTC month, as the run's lease names it
 
     system.projections.catch_up()
     docs = system.read_models.find(STATE, order_by=("agentId",))

@@ -28,7 +28,7 @@ from domain.batch_run import LeaseLost
 from domain.eligibility import activity, eligibility
 from domain.timestamps import to_iso
 from domain.training_examples import Scope, abuse_flags
-from domain.training_job import FAILED, PENDING, RUNNING, JobNotRunnable, TrainingJob, training_job_aggregate_id
+from domain.training_job import FAILED, PENDING, RUNNING, JobNotRunnable, TrainingJob
 from jobs.batch_settings import BatchSettings
 from jobs.datasets import dataset_dir, ensure_dataset, plan, scoped_feedback
 from jobs.feedback_log import LogView, read_log
@@ -183,20 +183,18 @@ class WeeklyRun:
     def attempt(self, aggregate_id: str) -> None:
         now = self.clock()
         trainer = self._trainer_or_raise()
-        job_id = aggregate_id.split(":", 1)[1]
-        attempt_no: list[int] = []
 
         def start(job: TrainingJob) -> None:
             output = self.settings.models_dir / job.job_id / f"attempt-{job.attempts + 1}"
             job.start(run_id=self.run_id, batch_run=self.batch_run, now=now, deadline=self.settings.job_deadline,
                       output_dir=str(output))
-            attempt_no.append(job.attempts)
 
         try:
             save_fresh(self.service, aggregate_id, start)
         except JobNotRunnable:
             return  # another run started it a moment ago
         job: TrainingJob = load_fresh(self.service, aggregate_id)
+        job_id = job.job_id
         dataset = dataset_dir(self.settings.datasets_dir, job.dataset_id)
         output = Path(job.output_dir)
         self.progress(f"training {job_id} (attempt {job.attempts}, deadline {to_iso(job.deadline)}) "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.timestamps import to_iso
-from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING, TrainingJob
+from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING, TrainingJob, job_id_of
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
 
@@ -36,7 +36,7 @@ class TrainingJobs(Projection):
                 doc["archetype"] = event.archetype
             view.put(TRAINING_JOBS, event.job_id, doc)
             return
-        job_id = event.originator_id.split(":", 1)[1]
+        job_id = job_id_of(event.originator_id)
         doc = view.get(TRAINING_JOBS, job_id)
         if doc is None:  # cannot happen in one log: a job's first event is Queued
             return

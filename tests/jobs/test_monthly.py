@@ -127,6 +127,13 @@ def test_a_second_run_in_the_month_records_nothing_new(population):
     assert system.service.recorder.max_notification_id() == head
 
 
+def test_the_period_is_the_utc_month_whatever_zone_now_is_given_in(population):
+    from datetime import timezone
+
+    evening_in_new_york = datetime(2026, 11, 30, 21, 30, tzinfo=timezone(timedelta(hours=-5)))  # 02:30Z Dec 1
+    assert run_monthly(population, evening_in_new_york, dry_run=True)["period"] == "2026-12"
+
+
 def test_a_run_that_stopped_before_handing_priors_to_agents_is_finished_by_the_next(population):
     system = population
     summary = run_monthly(system, MONTH_END, dry_run=True)
