@@ -197,10 +197,8 @@ class LearningService(Application):
                 if isinstance(pending, Agent.PolicyRecalculated):
                     outcome.recalculations[pending.trigger] += 1
 
-    def _apply(self, command: AgentCommand, agents: dict[str, Agent],
-               registration: LearningSettings | None = None) -> str:
+    def _apply(self, command: AgentCommand, agents: dict[str, Agent], registration: LearningSettings) -> str:
         settings = self.settings
-        registration = registration or settings
         agent = agents.get(command.agent_id)
         if agent is None:
             try:

@@ -13,6 +13,7 @@ from domain.dead_letter import DeadLetter
 from domain.model_registry import ModelRegistry, scope_name, scope_of_registry
 from domain.timestamps import to_iso
 from domain.training_dataset import TrainingDataset
+from domain.training_examples import Scope
 
 LEARNING_UPDATES = "agent-learning-updates"
 MODEL_UPDATES = "agent-model-updates"
@@ -115,17 +116,17 @@ def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMes
 
 def training_dataset_ready(event: TrainingDataset.DatasetRecorded, position: int) -> OutboundMessage:
     """A new training dataset is on disk (`location`, TRL JSONL files and manifest.json). Key: its scope."""
-    whose = {"agentId": event.agent_id} if event.agent_id is not None else {"archetype": event.archetype}
+    scope = Scope(agent_id=event.agent_id, archetype=event.archetype)
     return _json_message(MODEL_UPDATES, event, {
         "type": "TrainingDatasetReady",
-        **whose,
+        **scope.to_dict(),
         "datasetId": event.dataset_id,
         "counts": event.counts,
         "timeRange": event.time_range,
         "sourcePositions": event.source_positions,
         "location": event.location,
         "occurredAt": to_iso(event.occurred_at),
-    }, position, key=event.agent_id if event.agent_id is not None else event.archetype)
+    }, position, key=scope_name(scope))
 
 
 MAPPINGS = {

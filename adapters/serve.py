@@ -84,12 +84,12 @@ class ProjectionsWorker(Worker):
         self.system.close()
 
     def step(self) -> bool:
-        # Measured before and after the page: if applying it fails, the gauges still show the
-        # real lag rather than whatever they last said (a stale 0 would hide a stuck projection).
-        self._report_lag()
-        read = self.system.projections.run_once()
-        self._report_lag()
-        return read > 0
+        # Measured after the page even when applying it fails: the gauges then show the real
+        # lag rather than whatever they last said (a stale 0 would hide a stuck projection).
+        try:
+            return self.system.projections.run_once() > 0
+        finally:
+            self._report_lag()
 
     def _report_lag(self) -> None:
         for status in self.system.projections.status():
