@@ -43,7 +43,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 def pytest_unconfigure(config) -> None:
     """Never hang after the summary: a test that leaves a non-daemon thread behind would make the
     interpreter wait for it at exit (seen once in CI, not yet traced). The threads are named on
-    stderr with where each waits, so the leak can be found, and the run ends with pytest's own exit status."""
+    stderr with where each waits, so the leak can be found, and the run fails: a leak is a bug of the test
+    or fixture that started it."""
     import os
     import sys
     import threading
@@ -58,4 +59,4 @@ def pytest_unconfigure(config) -> None:
             print(f"--- {thread.name}:\n{stack}", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(_exit_status["code"])
+        os._exit(_exit_status["code"] or 1)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import yaml
 
 from adapters.cli import build_parser
 
-yaml = pytest.importorskip("yaml")
 MANIFEST = Path(__file__).parents[2] / "infra" / "k8s" / "cronjobs.yaml"
 
 

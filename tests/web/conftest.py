@@ -42,11 +42,6 @@ class Api:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def api(home: Path):
     tokens = TokenStore.in_home(home)
     app = create_app(lambda: bootstrap(Config(home=home)), tokens=tokens)
