@@ -1,65 +1,54 @@
-"""The one place where backends are chosen and wired: the CLI, `serve` and tests build the same graph.
+"""The one place where backends are chosen and wired: the CLI, `serve`, the web app and tests build the same graph.
 
-Configuration comes from the environment (see the README):
-AGENT_LEARNING_HOME, AGENT_LEARNING_EVENT_STORE, AGENT_LEARNING_READ_MODELS, AGENT_LEARNING_KAFKA.
+It reads nothing itself: `adapters/config.py` parses the environment into a `Config`, and
+this module turns a `Config` into concrete classes (the event store, the read-model store,
+the relay's sink, the Kafka consumer). Nothing else names them.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Callable, Mapping
 from datetime import datetime
+from typing import Any, Callable
+from urllib.parse import urlparse
 
 from attrs import define
+from confluent_kafka.admin import AdminClient
 
-from adapters.file_sink import FileSink
-from adapters.learning_service import LearningService, utc_now
-from adapters.outbox_relay import OutboxRelay, RelaySink
-from adapters.sqlite_read_models import SQLiteReadModelStore
+from adapters.config import Config, ConfigurationError
+from adapters.files.file_sink import FileSink
+from adapters.kafka.feedback_consumer import ConsumerSettings, FeedbackConsumer
+from adapters.kafka.relay_sink import KafkaRelaySink, ensure_topics
+from adapters.kafka.topics import client_config
+from adapters.readmodels.mongodb import MongoDBReadModelStore
+from adapters.readmodels.sqlite import SQLiteReadModelStore
+from adapters.service.clock import utc_now
+from adapters.service.learning_service import BatchOutcome, LearningService
+from adapters.service.outbox_relay import OutboxRelay, RelaySink
 from domain.settings import DEFAULT_SETTINGS, LearningSettings
 from projections.catch_up_runner import CatchUpRunner
 from projections.read_model_store import ReadModelStore
 
-DEFAULT_HOME = "./.agent-learning"
+__all__ = ["Config", "ConfigurationError", "System", "bootstrap"]
 
-
-class ConfigurationError(ValueError):
-    pass
-
-
-@define
-class Config:
-    home: Path
-    event_store: str = "sqlite"
-    read_models: str = "sqlite"
-    kafka: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, home: str | None = None) -> "Config":
-        env = os.environ if env is None else env
-        return cls(
-            home=Path(home or env.get("AGENT_LEARNING_HOME") or DEFAULT_HOME),
-            event_store=env.get("AGENT_LEARNING_EVENT_STORE") or "sqlite",
-            read_models=env.get("AGENT_LEARNING_READ_MODELS") or "sqlite",
-            kafka=env.get("AGENT_LEARNING_KAFKA") or None,
-        )
+# librdkafka refuses consumer-only settings in a producer's or admin client's configuration.
+CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "group.id", "isolation.level",
+                 "auto.offset.reset", "enable.auto.commit")
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 def _mongodb_database(url: str) -> str:
-    from urllib.parse import urlparse
-
     path = urlparse(url).path.strip("/")
     return path or "agent_learning"
 
 
 def event_store_env(config: Config) -> dict[str, str]:
+    """The eventsourcing library's settings for the configured event store."""
     if config.event_store == "sqlite":
         config.home.mkdir(parents=True, exist_ok=True)
-        return {"PERSISTENCE_MODULE": "adapters.sqlite_event_store",
+        return {"PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
                 "SQLITE_DBNAME": str(config.home / "events.db"), "SQLITE_LOCK_TIMEOUT": "30"}
-    if config.event_store.startswith("mongodb://") or config.event_store.startswith("mongodb+srv://"):
-        return {"PERSISTENCE_MODULE": "adapters.mongodb_event_store", "MONGODB_URL": config.event_store,
+    if config.event_store.startswith(MONGODB_SCHEMES):
+        return {"PERSISTENCE_MODULE": "adapters.eventstore.mongodb", "MONGODB_URL": config.event_store,
                 "MONGODB_DATABASE": _mongodb_database(config.event_store)}
     raise ConfigurationError(
         f"AGENT_LEARNING_EVENT_STORE={config.event_store!r} is not supported; use 'sqlite' or a "
@@ -71,14 +60,30 @@ def read_model_store(config: Config) -> ReadModelStore:
     if config.read_models == "sqlite":
         config.home.mkdir(parents=True, exist_ok=True)
         return SQLiteReadModelStore(str(config.home / "read_models.db"))
-    if config.read_models.startswith("mongodb://") or config.read_models.startswith("mongodb+srv://"):
-        from adapters.mongodb_read_models import MongoDBReadModelStore
-
+    if config.read_models.startswith(MONGODB_SCHEMES):
         return MongoDBReadModelStore(config.read_models, _mongodb_database(config.read_models))
     raise ConfigurationError(
         f"AGENT_LEARNING_READ_MODELS={config.read_models!r} is not supported; use 'sqlite' or a "
         "'mongodb://host:port/database' URL"
     )
+
+
+def _client_extras(config: Config) -> dict[str, Any]:
+    """The extra librdkafka settings that a producer or an admin client accepts."""
+    return {k: v for k, v in config.kafka_settings.client.items() if k not in CONSUMER_ONLY}
+
+
+def _ensure_topics(config: Config) -> None:
+    if config.kafka_settings.create_topics:
+        ensure_topics(AdminClient(client_config(config.kafka, **_client_extras(config))), config.kafka_settings.topics)
+
+
+def kafka_relay_sink(config: Config) -> KafkaRelaySink:
+    _ensure_topics(config)
+    extras = _client_extras(config)
+    return KafkaRelaySink(config.kafka, config.kafka_settings.topics,
+                          exactly_once=config.kafka_settings.relay_mode == "exactly-once",
+                          producer_config=extras, consumer_config=extras)
 
 
 @define
@@ -93,17 +98,21 @@ class System:
     def relay(self, sink: RelaySink | None = None) -> OutboxRelay:
         """The relay to the given sink; by default Kafka when configured, else `published.jsonl`."""
         if sink is None:
-            if self.config.kafka:
-                from adapters.kafka_wiring import kafka_relay_sink
-
-                sink = kafka_relay_sink(self.config)
-            else:
-                sink = self.file_sink()
+            sink = kafka_relay_sink(self.config) if self.config.kafka else self.file_sink()
         return OutboxRelay(self.service.recorder, self.service.mapper, sink)
 
     def file_sink(self) -> FileSink:
         self.config.home.mkdir(parents=True, exist_ok=True)
         return FileSink(self.config.home / "published.jsonl")
+
+    def feedback_consumer(self, on_batch: Callable[[BatchOutcome], None] | None = None) -> FeedbackConsumer:
+        """A member of the consumer group of `agent-feedback` (Kafka must be configured)."""
+        if not self.config.kafka:
+            raise ConfigurationError("the feedback consumer needs Kafka: set AGENT_LEARNING_KAFKA to its bootstrap servers")
+        _ensure_topics(self.config)
+        kafka = self.config.kafka_settings
+        settings = ConsumerSettings(group_id=kafka.group, client=dict(kafka.client), poll_timeout=kafka.poll_seconds)
+        return FeedbackConsumer(self.service, self.config.kafka, kafka.topics, settings, on_batch=on_batch)
 
     def close(self) -> None:
         self.read_models.close()

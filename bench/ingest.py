@@ -164,8 +164,8 @@ def _system(home: str, store: str | None = None):
 def measure_ingest(file: str, home: str, store: str | None = None) -> dict:
     """(a) and (e): what `agent-learning ingest FILE` does (a second process projects while this
     one records), timed in two phases: recording, then the rest of the catch-up."""
-    from adapters.ingest import ingest_lines
-    from adapters.projections_alongside import projections_alongside
+    from adapters.files.jsonl_ingest import ingest_lines
+    from adapters.worker.projections_alongside import projections_alongside
 
     rss_before = _max_rss_mib()
     system = _system(home, store)
@@ -215,8 +215,8 @@ def measure_bare_library(events: int, agents: int, batch_size: int, home: str) -
 def measure_agent_load(history: int, home: str, repeat: int) -> dict:
     """(c): one agent with `history` events; load it from fresh services, with snapshots and without."""
     from adapters.bootstrap import Config, event_store_env
-    from adapters.ingest import ingest_lines
-    from adapters.learning_service import LearningService
+    from adapters.files.jsonl_ingest import ingest_lines
+    from adapters.service.learning_service import LearningService
 
     system = _system(home)
     agent_id = "agent-00000"
@@ -245,7 +245,7 @@ def measure_agent_load(history: int, home: str, repeat: int) -> dict:
 
 def measure_rebuild(log_events: int, agents: int, home: str) -> dict:
     """(d): fill the log to `log_events` stored events through the ingest, catch up, then rebuild everything."""
-    from adapters.ingest import ingest_lines
+    from adapters.files.jsonl_ingest import ingest_lines
 
     system = _system(home)
     lines = feedback_lines(agents)
@@ -285,7 +285,7 @@ def _child(name: str, **kwargs) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from adapters.ingest import BATCH_SIZE
+    from adapters.files.jsonl_ingest import BATCH_SIZE
 
     results: dict = {
         "machine": {"nproc": _nproc(), "python": platform.python_version(), "platform": platform.platform()},

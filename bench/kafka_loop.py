@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))  # infra/ and adapters/ from a checkout
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from adapters.kafka_config import KafkaTopics  # noqa: E402
-from adapters.kafka_sink import ensure_topics  # noqa: E402
+from adapters.kafka.topics import KafkaTopics  # noqa: E402
+from adapters.kafka.relay_sink import ensure_topics  # noqa: E402
 from domain.timestamps import parse_iso  # noqa: E402
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, MongoServer, free_port  # noqa: E402
 from ingest import feedback_lines  # noqa: E402 - bench/ is this script's own folder on sys.path

@@ -28,7 +28,7 @@ from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # domain/ and adapters/ from a checkout
 
-from adapters.feedback_messages import BadMessage, parse_message  # noqa: E402 - after the path
+from adapters.messages.inbound import BadMessage, parse_message  # noqa: E402 - after the path
 from domain.settings import DEFAULT_SETTINGS  # noqa: E402
 
 from kafka_naive_document import apply  # noqa: E402

@@ -1,7 +1,7 @@
 """Real MongoDB-protocol (SecantusDB), Kafka-protocol (Tansu) and S3 (LocalBucket)
 servers, started from PyPI packages on free loopback ports for tests and local runs.
 
-No pytest here: ``tests/servers_plugin.py`` wraps these in fixtures. Findings and
+No pytest here: ``tests/support/servers_plugin.py`` wraps these in fixtures. Findings and
 quirks of the servers are in ``docs/test-servers.md``.
 """
 

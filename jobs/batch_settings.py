@@ -1,21 +1,21 @@
-"""The batch loop's settings, from the environment (documented in docs/batch.md).
+"""The batch loop's settings (documented in docs/batch.md).
 
 Every number has a default that suits a CronJob; tests and operators override them
-with `AGENT_LEARNING_JOBS_*` variables. A value that does not parse names the variable.
+with `AGENT_LEARNING_JOBS_*` variables, which `adapters/config.py` parses (a value that
+does not parse names the variable).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping
 
 from attrs import field, frozen
 
+from adapters.config import BatchOverrides
 from domain.eligibility import DEFAULT_RULES, EligibilityRules
 from domain.training_job import RetryPolicy
-from jobs.trainer import DEFAULT_BASE_MODEL
+from jobs.trainers.port import DEFAULT_BASE_MODEL
 
 
 LEASE = timedelta(minutes=10)
@@ -38,45 +38,24 @@ class BatchSettings:
     max_steps: int = MAX_STEPS
 
     @classmethod
-    def from_env(cls, home: Path, env: Mapping[str, str] | None = None) -> "BatchSettings":
-        env = os.environ if env is None else env
+    def from_config(cls, home: Path, given: BatchOverrides) -> "BatchSettings":
+        """The settings in force: what the configuration gives (`AGENT_LEARNING_JOBS_*` and the rest), else the defaults."""
 
-        def seconds(name: str, default: timedelta) -> timedelta:
-            text = env.get(name)
-            if text is None or not text.strip():
-                return default
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"{name}={text!r} is not a number of seconds; e.g. {name}=600") from None
-            if value < 0:
-                raise ValueError(f"{name}={text!r} must not be negative")
-            return timedelta(seconds=value)
-
-        def integer(name: str, default: int) -> int:
-            text = env.get(name)
-            if text is None or not text.strip():
-                return default
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{name}={text!r} is not a whole number; e.g. {name}={default}") from None
-            if value < 0:
-                raise ValueError(f"{name}={text!r} must not be negative")
-            return value
+        def duration(seconds: float | None, default: timedelta) -> timedelta:
+            return default if seconds is None else timedelta(seconds=seconds)
 
         default_retry = RetryPolicy()
         return cls(
-            datasets_dir=Path(env.get("AGENT_LEARNING_DATASETS_DIR") or home / "datasets"),
-            models_dir=Path(env.get("AGENT_LEARNING_MODELS_DIR") or home / "models"),
-            lease=seconds("AGENT_LEARNING_JOBS_LEASE_SECONDS", LEASE),
-            job_deadline=seconds("AGENT_LEARNING_JOBS_DEADLINE_SECONDS", JOB_DEADLINE),
+            datasets_dir=given.datasets_dir or home / "datasets",
+            models_dir=given.models_dir or home / "models",
+            lease=duration(given.lease_seconds, LEASE),
+            job_deadline=duration(given.deadline_seconds, JOB_DEADLINE),
             retry=RetryPolicy(
-                max_retries=integer("AGENT_LEARNING_JOBS_MAX_RETRIES", default_retry.max_retries),
-                backoff=seconds("AGENT_LEARNING_JOBS_RETRY_BACKOFF_SECONDS", default_retry.backoff),
+                max_retries=given.max_retries if given.max_retries is not None else default_retry.max_retries,
+                backoff=duration(given.retry_backoff_seconds, default_retry.backoff),
                 max_backoff=default_retry.max_backoff,
             ),
-            max_wait=seconds("AGENT_LEARNING_JOBS_MAX_WAIT_SECONDS", MAX_WAIT),
-            base_model=env.get("AGENT_LEARNING_BASE_MODEL") or DEFAULT_BASE_MODEL,
-            max_steps=integer("AGENT_LEARNING_TRAIN_MAX_STEPS", MAX_STEPS),
+            max_wait=duration(given.max_wait_seconds, MAX_WAIT),
+            base_model=given.base_model or DEFAULT_BASE_MODEL,
+            max_steps=given.max_steps if given.max_steps is not None else MAX_STEPS,
         )

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from attrs import frozen
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
-from adapters.learning_service import LearningService
+from adapters.service.learning_service import LearningService
+from adapters.service.unit_of_work import load_fresh
 from domain.eligibility import EligibilityRules
 from domain.timestamps import to_iso
 from domain.training_dataset import TrainingDataset, training_dataset_aggregate_id
@@ -35,7 +35,6 @@ from domain.training_examples import (
     dataset_id,
 )
 from jobs.feedback_log import LogView
-from jobs.lease import load_fresh
 
 MANIFEST = "manifest.json"
 
@@ -141,11 +140,7 @@ def record_dataset(service: LearningService, planned: PlannedDataset, folder: Pa
         counts=manifest["counts"], time_range=manifest["timeRange"], source_positions=manifest["sourcePositions"],
         location=str(folder), occurred_at=now,
     )
-    try:
-        service.save(dataset)
-    except IntegrityError:  # another run recorded it a moment ago
-        return False
-    return True
+    return service.work.create(dataset)  # False: another run recorded it a moment ago
 
 
 def ensure_dataset(service: LearningService, planned: PlannedDataset, datasets_dir: Path,

@@ -13,7 +13,7 @@ from typing import Callable
 
 from attrs import define, field
 
-from adapters.learning_service import LearningService
+from adapters.service.learning_service import LearningService
 from domain.agent import Agent, agent_id_of
 from domain.training_examples import FeedbackItem, Scope
 from domain.training_job import TrainingJob

@@ -19,7 +19,6 @@ from typing import Callable, Mapping, TypeVar
 
 from attrs import frozen
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from domain.model_registry import (
     CHAMPION,
@@ -32,12 +31,11 @@ from domain.model_registry import (
     registry_id,
     scope_of_model,
 )
-from jobs.lease import load_fresh
+from adapters.service.unit_of_work import Loaded, load_fresh
 from projections.model_versions import MODEL_VERSIONS
 from projections.read_model_store import Condition
 
 WEEKLY_JOB = "weekly-job"
-MAX_ATTEMPTS = 10
 
 T = TypeVar("T")
 
@@ -61,18 +59,15 @@ def _fresh(system, scope: Scope) -> ModelRegistry | None:
 
 
 def _change(system, scope: Scope, decide: Callable[[ModelRegistry | None], tuple[ModelRegistry | None, T]]) -> T:
-    """Load, decide, save; on a concurrent write, again from the fresh state."""
-    for attempt in range(MAX_ATTEMPTS):
-        registry, result = decide(_fresh(system, scope))
-        if registry is None or not registry.pending_events:
-            return result
-        try:
-            system.service.save(registry)
-            return result
-        except IntegrityError:
-            if attempt == MAX_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    """Load, decide, save; on a concurrent write, again from the fresh state (the service's unit of work)."""
+
+    def in_work(loaded: Loaded) -> T:
+        registry, result = decide(loaded.find(registry_id(scope)))
+        if registry is not None:
+            loaded.add(registry)
+        return result
+
+    return system.service.work.run(in_work, fresh=True)
 
 
 def register_trained_model(system, *, scope_agent_id: str | None, scope_archetype: str | None,

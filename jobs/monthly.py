@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from adapters.refreshed_archetypes import stored_priors
+from adapters.service.refreshed_archetypes import stored_priors
 from domain.agent import RECORDED, replay
 from domain.archetype_priors import ArchetypePriors, archetype_priors_id
 from domain.batch_run import MONTHLY, period_of
@@ -107,4 +107,4 @@ def _record_refresh(system, name: str, refresh, bounds, period: str, now: dateti
     if aggregate is None:
         aggregate = ArchetypePriors.seed(name, refresh.current, now)
     if aggregate.refresh(refresh.proposed, bounds, agents=refresh.kept, period=period, occurred_at=now) == RECORDED:
-        system.service.save(aggregate)
+        system.service.work.save([aggregate])

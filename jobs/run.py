@@ -9,6 +9,7 @@ run is taken over once it expires. `--dry-run` takes no lease and records nothin
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Callable
@@ -16,11 +17,13 @@ from typing import Callable
 from attrs import frozen
 
 from adapters.bootstrap import System
-from adapters.learning_service import utc_now
+from adapters.service.clock import utc_now
 from domain.batch_run import ACQUIRED, DAILY, DONE, HELD, JOB_KINDS, MONTHLY, WEEKLY, LeaseLost, batch_run_id, period_of
 from domain.timestamps import to_iso
 from jobs.batch_settings import BatchSettings
+from jobs.daily import run_daily
 from jobs.lease import Lease
+from jobs.weekly import WeeklyRun
 
 COMPLETED, ALREADY_DONE, HELD_ELSEWHERE, FAILED, DRY_RUN = "completed", "already-done", "held", "failed", "dry-run"
 
@@ -55,7 +58,7 @@ def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: b
             trainer_factory=None, run_id: str | None = None) -> RunReport:
     if job not in JOB_KINDS:
         raise ValueError(f"unknown batch job {job!r}; expected one of: {', '.join(JOB_KINDS)}")
-    settings = settings or BatchSettings.from_env(system.config.home)
+    settings = settings or BatchSettings.from_config(system.config.home, system.config.batch)
     clock = clock or run_clock(now)
     start = clock()
     period = period_of(job, start)
@@ -95,17 +98,13 @@ def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: b
 def _body(system: System, job: str, period: str, start: datetime, clock, settings: BatchSettings,
           progress: Progress, *, dry_run: bool, run_id: str, heartbeat, sleep, trainer_factory) -> dict:
     if job == DAILY:
-        from jobs.daily import run_daily
-
         return run_daily(system, start, dry_run, progress, settings, heartbeat)
     if job == WEEKLY:
-        from jobs.weekly import WeeklyRun
-
         return WeeklyRun(system, clock=clock, settings=settings, progress=progress, period=period, run_id=run_id,
                          batch_run=batch_run_id(job, period), heartbeat=heartbeat,
                          trainer_factory=trainer_factory, sleep=sleep, dry_run=dry_run).run()
     if job == MONTHLY:
-        try:
+        try:  # imported only when run: it needs scikit-learn, and says so when that is missing
             from jobs.monthly import run_monthly
         except ImportError as error:
             raise MonthlyJobMissing(
@@ -119,8 +118,6 @@ def _body(system: System, job: str, period: str, start: datetime, clock, setting
 def _storable(summary: dict) -> dict:
     """The summary as plain JSON values, long lists cut to their first 100 (it is stored on the
     BatchRun's Completed event)."""
-    import json
-
     plain = json.loads(json.dumps(summary, default=str))
     return {k: (v[:100] + [f"… and {len(v) - 100} more"] if isinstance(v, list) and len(v) > 100 else v)
             for k, v in plain.items()}

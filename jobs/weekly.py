@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from adapters.bootstrap import System
+from adapters.service.unit_of_work import load_fresh
 from domain.batch_run import LeaseLost
 from domain.eligibility import activity, eligibility
 from domain.timestamps import to_iso
@@ -32,8 +33,10 @@ from domain.training_job import FAILED, PENDING, RUNNING, JobNotRunnable, Traini
 from jobs.batch_settings import BatchSettings
 from jobs.datasets import dataset_dir, ensure_dataset, plan, scoped_feedback
 from jobs.feedback_log import LogView, read_log
-from jobs.lease import load_fresh, owner_alive, save_fresh
-from jobs.trainer import Trainer, TrainingFailed, TrainingRequest
+from jobs.lease import owner_alive
+from jobs.model_registry_service import register_trained_model
+from jobs.trainers.choice import chosen_trainer
+from jobs.trainers.port import Trainer, TrainingFailed, TrainingRequest
 
 Progress = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -48,8 +51,6 @@ class WeeklyRun:
                  period: str, run_id: str, batch_run: str, heartbeat: Callable[[], None] = lambda: None,
                  trainer_factory: Callable[[], Trainer] | None = None,
                  sleep: Callable[[float], None] | None = None, dry_run: bool = False):
-        import time
-
         self.system = system
         self.service = system.service
         self.clock = clock
@@ -133,9 +134,7 @@ class WeeklyRun:
                 self.summary["newDatasets"].append(planned.dataset_id)
             job = TrainingJob.queue(job_id, agent_id=scope.agent_id, archetype=scope.archetype,
                                     dataset_id=planned.dataset_id, period=self.period, now=now)
-            try:
-                self.service.save(job)
-            except IntegrityError:
+            if not self.service.work.create(job):
                 continue  # queued for this period already (a rerun, or a racing run)
             view.open_jobs[job.id] = None
             self.summary["queued"].append(job_id)
@@ -190,7 +189,7 @@ class WeeklyRun:
                       output_dir=str(output))
 
         try:
-            save_fresh(self.service, aggregate_id, start)
+            self.service.work.change(aggregate_id, start)
         except JobNotRunnable:
             return  # another run started it a moment ago
         job: TrainingJob = load_fresh(self.service, aggregate_id)
@@ -216,7 +215,7 @@ class WeeklyRun:
         except Exception as error:  # the registry refused: the attempt failed, retry it
             self._fail(aggregate_id, f"registering the trained model failed: {error}", now, backoff=True)
             return
-        save_fresh(self.service, aggregate_id, lambda j: j.succeed(
+        self.service.work.change(aggregate_id, lambda j: j.succeed(
             model_output_id=model_id, adapter_dir=str(outcome.adapter_dir), base_model=outcome.base_model,
             metrics=outcome.metrics, now=now))
         self.summary["succeeded"].append(f"{job_id} → {model_id}")
@@ -268,7 +267,7 @@ class WeeklyRun:
             outcome.update(job_id=job.job_id, status=job.status, next=job.next_attempt_at, retries=job.retries)
 
         try:
-            save_fresh(self.service, aggregate_id, fail)
+            self.service.work.change(aggregate_id, fail)
         except JobNotRunnable:
             return None  # another run settled it first
         line = f"{outcome['job_id']}: {reason}"
@@ -290,9 +289,7 @@ class WeeklyRun:
     def _trainer_or_raise(self) -> Trainer:
         if self._trainer is None:
             if self.trainer_factory is None:
-                from jobs.trainer import trainer_from_environment
-
-                self._trainer = trainer_from_environment()
+                self._trainer = chosen_trainer(self.system.config.trainer)
             else:
                 self._trainer = self.trainer_factory()
         return self._trainer
@@ -305,8 +302,6 @@ def _cancel(trainer: Trainer) -> None:
 
 
 def _register(system: System, job: TrainingJob, result, now: datetime) -> str:
-    from jobs.model_registry_service import register_trained_model
-
     return register_trained_model(
         system, scope_agent_id=job.agent_id, scope_archetype=job.archetype, adapter_dir=result.adapter_dir,
         base_model=result.base_model, dataset_id=job.dataset_id, job_id=job.job_id,

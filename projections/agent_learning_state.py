@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agent import Agent, agent_id_of
+from domain.learning_update import learning_update
 from domain.recalculation import published_policy
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
@@ -37,6 +38,7 @@ class AgentLearningState(Projection):
 
     def apply(self, event: Any, view: View) -> None:
         agent_id = agent_id_of(event.originator_id)
+        doc: dict | None
         if isinstance(event, Agent.AgentRegistered):
             doc = new_state_document(agent_id, event)
         else:
@@ -95,16 +97,8 @@ def _apply_change(doc: dict, event: Any) -> None:
         doc["belowSince"] = iso(event.below_since)
         doc["belowSinceTs"] = _epoch(event.below_since)
     elif isinstance(event, Agent.PolicyRecalculated):
+        doc.update(learning_update(event, iso))
         doc.update(
-            version=event.policy_version,
-            trigger=event.trigger,
-            traits=event.effective,
-            learnedTraits=event.learned,
-            actionPolicy=event.policy,
-            explorationEpsilon=event.epsilon,
-            confidence=event.confidence,
-            metrics=event.metrics,
-            occurredAt=iso(event.occurred_at),
             pendingFeedbackCount=0,
             lastUpdateAt=iso(event.occurred_at),
             lastUpdateTs=_epoch(event.occurred_at),

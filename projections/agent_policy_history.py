@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.agent import Agent, agent_id_of
+from domain.learning_update import learning_update
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
 from projections.times import iso
@@ -20,15 +21,4 @@ class AgentPolicyHistory(Projection):
 
     def apply(self, event: Any, view: View) -> None:
         agent_id = agent_id_of(event.originator_id)
-        view.put(HISTORY, f"{agent_id}|{event.policy_version:09d}", {
-            "agentId": agent_id,
-            "version": event.policy_version,
-            "trigger": event.trigger,
-            "traits": event.effective,
-            "learnedTraits": event.learned,
-            "actionPolicy": event.policy,
-            "explorationEpsilon": event.epsilon,
-            "confidence": event.confidence,
-            "metrics": event.metrics,
-            "occurredAt": iso(event.occurred_at),
-        })
+        view.put(HISTORY, f"{agent_id}|{event.policy_version:09d}", learning_update(event, iso))

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.bootstrap import Config, bootstrap
 
-pytest_plugins = ["tests.servers_plugin"]
+pytest_plugins = ["tests.support.servers_plugin"]
 
 
 @pytest.fixture

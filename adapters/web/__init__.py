@@ -1,5 +1,1 @@
-"""The HTTP API and owner pages (`agent-learning web`)."""
-
-from adapters.web.app import create_app, run_web
-
-__all__ = ["create_app", "run_web"]
+"""The HTTP API and owner pages (`agent-learning web`; the app is built in `adapters.web.app`)."""

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from attrs import define, field, frozen
 
 from domain.agent import Agent
-from adapters.event_lines import summarise
+from adapters.service.agent_history import summarise
 from domain.timestamps import to_iso
 
 RECENT = 20

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.api_tokens import Principal
-from adapters.cli import history_entries
+from adapters.web.api_tokens import Principal
+from adapters.service.agent_history import history_entries
 from adapters.web.authorization import administrator, principal, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.system_pool import SystemPool
@@ -51,7 +51,7 @@ def get_agent(agent_id: str, request: Request, who: Principal = Depends(principa
 def get_history(agent_id: str, request: Request, who: Principal = Depends(principal)) -> list[dict]:
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)
-        return history_entries(system, agent_id)
+        return history_entries(system.service, agent_id)
 
 
 @router.put("/agents/{agent_id}/learning-config",

@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 
-from adapters.api_tokens import TokenStore
+from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, System, bootstrap
-from adapters.service_metrics import ServiceMetrics
+from adapters.observability.metrics import ServiceMetrics
 from adapters.web import agents_api, feedback_api, owner_pages
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
 from adapters.web.sessions import Sessions

@@ -9,10 +9,10 @@ from __future__ import annotations
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.api_tokens import Principal
+from adapters.web.api_tokens import Principal
 from adapters.bootstrap import System
-from adapters.cli import agent_document
-from adapters.learning_service import UnknownAgent
+from adapters.service.agent_state import agent_document
+from adapters.service.learning_service import UnknownAgent
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `agent-learning tokens create`")
 
@@ -48,7 +48,7 @@ def agent_not_found(agent_id: str) -> HTTPException:
 def visible_agent(system: System, who: Principal, agent_id: str) -> dict:
     """The agent's `agent show` document, or 404 when it does not exist or is not the caller's."""
     try:
-        doc = agent_document(system, agent_id)
+        doc = agent_document(system.projections, system.read_models, agent_id)
     except UnknownAgent:
         raise agent_not_found(agent_id) from None
     if not who.may_see(doc.get("ownerId")):

@@ -7,7 +7,7 @@ that archetype, so they are shown to administrators only. Newest first.
 
 from __future__ import annotations
 
-from adapters.api_tokens import Principal
+from adapters.web.api_tokens import Principal
 from projections.agent_learning_state import STATE
 from projections.read_model_store import Condition, ReadModelStore
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from attrs import frozen
 
-from adapters.api_tokens import Principal
+from adapters.web.api_tokens import Principal
 
 SESSION_COOKIE = "agent_learning_session"
 SESSION_SECONDS = 8 * 3600

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.learning_service import SNAPSHOT_INTERVAL, LearningService, TrackingConflict
+from adapters.service.learning_service import SNAPSHOT_INTERVAL, LearningService
+from adapters.service.unit_of_work import TrackingConflict
 from domain.agent import Agent, replay
 from domain.commands import RecordFeedback
 

@@ -18,15 +18,15 @@ import pytest
 from attrs import frozen
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.learning_service import Rejection
-from adapters.outbound_messages import (
+from adapters.service.learning_service import Rejection
+from adapters.messages.outbound import (
     FEEDBACK_DLQ,
     JSON,
     LEARNING_UPDATES,
     OutboundMessage,
     stable_event_id,
 )
-from adapters.outbox_relay import RelaySink
+from adapters.service.outbox_relay import RelaySink
 from domain.agent import Agent, agent_id_of
 from domain.commands import RecordFeedback, RegisterAgent
 

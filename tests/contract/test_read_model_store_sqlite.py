@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_read_models import SQLiteReadModelStore
+from adapters.readmodels.sqlite import SQLiteReadModelStore
 from tests.contract.read_model_store_contract import ReadModelStoreContract
 
 

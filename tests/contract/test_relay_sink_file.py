@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.file_sink import FileSink, read_published
+from adapters.files.file_sink import FileSink, read_published
 from tests.contract.relay_sink_contract import Published, RelaySinkContract
 
 

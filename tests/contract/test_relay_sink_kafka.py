@@ -23,14 +23,14 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from adapters.kafka_config import KafkaTopics
-from adapters.kafka_sink import (
+from adapters.kafka.topics import KafkaTopics
+from adapters.kafka.relay_sink import (
     KafkaRelaySink,
     RelaySinkError,
     ensure_topics,
     read_position_records,
 )
-from adapters.outbound_messages import FEEDBACK_DLQ, LEARNING_UPDATES, MODEL_UPDATES
+from adapters.messages.outbound import FEEDBACK_DLQ, LEARNING_UPDATES, MODEL_UPDATES
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 from tests.contract.relay_sink_contract import Published, RelaySinkContract, update
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from attrs import evolve
 
-from adapters.learning_service import LearningService
+from adapters.service.learning_service import LearningService
 from domain.agent import DUPLICATE, RECORDED, UNCHANGED, Agent, agent_aggregate_id
 from domain.catalogue import ACTIONS, ARCHETYPES, TRAIT_BOUNDS
 from domain.commands import (

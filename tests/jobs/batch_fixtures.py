@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from adapters.ingest import ingest_lines
+from adapters.files.jsonl_ingest import ingest_lines
 from jobs.batch_settings import BatchSettings
-from jobs.command_trainer import CommandTrainer
+from jobs.trainers.command import CommandTrainer
 
 TINY_TRAINER = Path(__file__).with_name("tiny_trainer.py")
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)  # a Tuesday: ISO week 2026-W48
@@ -47,7 +48,7 @@ def trainer_command(*extra: str) -> str:
 
 
 def tiny_trainer(*extra: str) -> CommandTrainer:
-    return CommandTrainer(trainer_command(*extra))
+    return CommandTrainer(trainer_command(*extra), environment=os.environ)
 
 
 def settings(home: Path, **changes) -> BatchSettings:

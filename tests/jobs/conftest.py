@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.bootstrap import bootstrap
-from tests.test_mongodb_backend import mongo_config  # noqa: F401 - the fixture mongo_system builds on
+from tests.service.test_mongodb_backend import mongo_config  # noqa: F401 - the fixture mongo_system builds on
 
 
 @pytest.fixture

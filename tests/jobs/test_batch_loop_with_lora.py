@@ -49,7 +49,7 @@ def eligible_feedback() -> list[dict]:
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "AGENT_LEARNING_HOME": str(home), "AGENT_LEARNING_TRAINER": "lora",
            "AGENT_LEARNING_TRAIN_MAX_STEPS": "1"}
-    return subprocess.run([sys.executable, "-m", "adapters.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "adapters.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=600)
 
 

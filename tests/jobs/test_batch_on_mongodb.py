@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.file_sink import read_published
+from adapters.files.file_sink import read_published
 from jobs.lease import Lease
 from jobs.run import run_job
 from projections.training_jobs import TRAINING_JOBS

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def cli(home: Path, env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "adapters.cli", "--home", str(home), *args], env=env,
+    return subprocess.run([sys.executable, "-m", "adapters.cli.main", "--home", str(home), *args], env=env,
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
@@ -46,7 +46,7 @@ def test_a_weekly_run_killed_mid_job_is_completed_by_the_next_run(tmp_path):
 
     log = tmp_path / "first-run.log"
     with log.open("w") as out:
-        first = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--home", str(home), "jobs", "run", "weekly",
+        first = subprocess.Popen([sys.executable, "-m", "adapters.cli.main", "--home", str(home), "jobs", "run", "weekly",
                                   "--now", iso(NOW)], env=env, stdout=out, stderr=subprocess.STDOUT)
     trainer_pid = None
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from adapters.cli import build_parser
+from adapters.cli.main import build_parser
 
 MANIFEST = Path(__file__).parents[2] / "infra" / "k8s" / "cronjobs.yaml"
 

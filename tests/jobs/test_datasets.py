@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.cli import main
-from adapters.file_sink import read_published
+from adapters.cli.main import main
+from adapters.files.file_sink import read_published
 from jobs.run import run_job
 from tests.jobs.batch_fixtures import NOW, feedback, good_interactions, ingest, iso, register, settings
 

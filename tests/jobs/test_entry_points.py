@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import timedelta
 
-from adapters.cli import main
+from adapters.cli.main import main
 from tests.jobs.batch_fixtures import NOW, good_interactions, iso
 
 

@@ -31,8 +31,8 @@ def write_dataset(folder: Path) -> Path:
 def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(tmp_path: Path) -> None:
     import torch
 
-    from jobs.lora_trainer import LoraTrainer, attach_adapter, load_base_model
-    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingRequest
+    from jobs.trainers.lora import LoraTrainer, attach_adapter, load_base_model
+    from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingRequest
 
     progress: list[str] = []
     trainer = LoraTrainer(batch_size=2, max_length=64, heldout_fraction=0.25, learning_rate=1e-3,
@@ -80,8 +80,8 @@ def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(
 
 
 def test_cancelling_stops_the_fine_tune_after_its_current_step(tmp_path: Path) -> None:
-    from jobs.lora_trainer import LoraTrainer
-    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+    from jobs.trainers.lora import LoraTrainer
+    from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
 
     progress: list[str] = []
 
@@ -101,8 +101,8 @@ def test_cancelling_stops_the_fine_tune_after_its_current_step(tmp_path: Path) -
 
 
 def test_a_dataset_too_small_to_hold_one_pair_out_fails_before_loading_the_model(tmp_path: Path) -> None:
-    from jobs.lora_trainer import LoraTrainer
-    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+    from jobs.trainers.lora import LoraTrainer
+    from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
 
     dataset = tmp_path / "dataset"
     dataset.mkdir()
@@ -116,8 +116,8 @@ def test_a_dataset_too_small_to_hold_one_pair_out_fails_before_loading_the_model
 
 
 def test_a_malformed_dataset_line_is_named_with_its_file_and_line(tmp_path: Path) -> None:
-    from jobs.lora_trainer import LoraTrainer
-    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+    from jobs.trainers.lora import LoraTrainer
+    from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
 
     dataset = write_dataset(tmp_path / "dataset")
     (dataset / "preference.jsonl").write_text(json.dumps(PREFERENCE[0]) + "\n" + '{"prompt": "hi", "chosen": "yo"}\n')
@@ -128,8 +128,8 @@ def test_a_malformed_dataset_line_is_named_with_its_file_and_line(tmp_path: Path
 
 
 def test_a_base_model_without_local_weights_is_refused_with_the_known_names(tmp_path: Path) -> None:
-    from jobs.lora_trainer import LoraTrainer
-    from jobs.trainer import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
+    from jobs.trainers.lora import LoraTrainer
+    from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
 
     request = TrainingRequest(job_id="j", dataset_dir=write_dataset(tmp_path / "dataset"), output_dir=tmp_path,
                               base_model="meta-llama/Llama-3-70B")

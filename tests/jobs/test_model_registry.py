@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.cli import main
-from adapters.file_sink import read_published
+from adapters.cli.main import main
+from adapters.files.file_sink import read_published
 from domain.model_registry import (
     CHAMPION,
     ModelRegistry,

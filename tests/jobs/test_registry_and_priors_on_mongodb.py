@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.file_sink import read_published
+from adapters.files.file_sink import read_published
 from domain.model_registry import CHAMPION, Scope
 from jobs.model_registry_service import aliases_of, list_models, promote_model, rollback_alias
 from jobs.monthly import run_monthly

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.file_sink import read_published
+from adapters.files.file_sink import read_published
 from domain.batch_run import BatchRun, period_of
 from domain.training_job import RetryPolicy, TrainingJob
-from jobs.lease import Lease, load_fresh
+from adapters.service.unit_of_work import load_fresh
+from jobs.lease import Lease
 from jobs.run import run_job
 from jobs.weekly import job_id_for
 from domain.training_examples import Scope

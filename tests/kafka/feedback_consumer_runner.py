@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.kafka_config import KafkaTopics
-from adapters.kafka_feedback_consumer import (
+from adapters.kafka.topics import KafkaTopics
+from adapters.kafka.feedback_consumer import (
     ConsumerSettings,
     FeedbackConsumer,
     install_signal_handlers,

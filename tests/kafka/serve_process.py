@@ -1,7 +1,7 @@
 """`agent-learning serve` as a real child process, for the end-to-end tests through Kafka.
 
 `ServeSetup` is one deployment: a home, the backends, topic names and a group id of its own on the
-session's broker. `start()` runs `python -m adapters.cli --home HOME serve` with that environment on a
+session's broker. `start()` runs `python -m adapters.cli.main --home HOME serve` with that environment on a
 free port; the `ServeProcess` it returns reads `/healthz` and `/metrics`, and is stopped with SIGTERM
 or killed with SIGKILL. The worker's log goes to a file (a pipe nobody reads would block it).
 """
@@ -26,7 +26,7 @@ from attrs import frozen
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.bootstrap import Config, System, bootstrap
-from adapters.kafka_config import KafkaTopics
+from adapters.kafka.topics import KafkaTopics
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, free_port
 from tests.contract.test_relay_sink_kafka import unique_topics
 
@@ -84,7 +84,7 @@ class ServeSetup:
     def start(self, log_name: str = "serve.log") -> ServeProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        argv = [sys.executable, "-m", "adapters.cli", "--home", str(self.home), "serve",
+        argv = [sys.executable, "-m", "adapters.cli.main", "--home", str(self.home), "serve",
                 "--http", f"127.0.0.1:{port}", "--tick-interval", str(self.tick_interval)]
         return ServeProcess(argv, self.env(), port, self.home.parent / log_name)
 

@@ -24,22 +24,22 @@ import pytest
 from confluent_kafka import Producer
 
 from adapters.bootstrap import Config, System, bootstrap
-from adapters.feedback_messages import parse_message
-from adapters.kafka_config import KafkaTopics
-from adapters.kafka_feedback_consumer import (
+from adapters.messages.inbound import parse_message
+from adapters.kafka.topics import KafkaTopics
+from adapters.kafka.feedback_consumer import (
     NULL_VALUE_REASON,
     ConsumerSettings,
     FeedbackConsumer,
     batch_trackings,
     tracking_name,
 )
-from adapters.learning_service import Rejection
+from adapters.service.learning_service import Rejection
 from domain.agent import Agent
 from domain.dead_letter import DeadLetter
 from domain.timestamps import to_iso
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 from tests.conftest import feedback
-from tests.exactly_once import assert_recorded_exactly_once, logged_events
+from tests.support.exactly_once import assert_recorded_exactly_once, logged_events
 
 pytestmark = pytest.mark.kafka
 

@@ -3,7 +3,7 @@ relay stands by appears twice.
 
 A child process relays a prepared embedded home of a few thousand policy events into Kafka and is
 killed several times. Then a read_committed consumer reads the output topics. The relay's position
-records name the offset ranges of every publication it stands by (adapters/kafka_sink.py); inside
+records name the offset ranges of every publication it stands by (adapters/kafka/relay_sink.py); inside
 them each event-id appears exactly once, in each agent's order, and the records chain from 0 to the
 end of the log. Outside them can only be the leftovers of a publication killed before its position
 record was written: a correct broker never shows them in exactly-once mode, but Tansu shows aborted
@@ -33,9 +33,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.kafka_sink import ensure_topics, read_position_records
-from adapters.learning_service import Rejection
-from adapters.outbound_messages import stable_event_id
+from adapters.kafka.relay_sink import ensure_topics, read_position_records
+from adapters.service.learning_service import Rejection
+from adapters.messages.outbound import stable_event_id
 from domain.agent import Agent, agent_id_of
 from domain.commands import RecordFeedback
 from infra.local_servers import TANSU_CONSUMER_SETTINGS

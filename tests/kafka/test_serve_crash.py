@@ -4,7 +4,7 @@ rebuild.
 
 The crash test kills the whole worker (consumer, projections, relay and tick together) with SIGKILL
 several times in the middle of a stream of 20,000 messages, then lets a last run catch up. The
-relay's position records name the offsets of every publication it stands by (adapters/kafka_sink.py);
+relay's position records name the offsets of every publication it stands by (adapters/kafka/relay_sink.py);
 on Tansu, which shows aborted records to read_committed consumers (docs/test-servers.md), anything
 outside them is a leftover of a transaction that died, and must be an exact repeat.
 """
@@ -23,9 +23,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from adapters.bootstrap import System
-from adapters.kafka_feedback_consumer import tracking_name
-from adapters.kafka_sink import DEFAULT_RELAY_NAME, ensure_topics, read_position_records
-from adapters.outbound_messages import stable_event_id
+from adapters.kafka.feedback_consumer import tracking_name
+from adapters.kafka.relay_sink import DEFAULT_RELAY_NAME, ensure_topics, read_position_records
+from adapters.messages.outbound import stable_event_id
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, LocalBucket
@@ -36,7 +36,7 @@ from tests.contract.test_relay_sink_kafka import (
     shows_aborted_records,
     stood_by,
 )
-from tests.exactly_once import (
+from tests.support.exactly_once import (
     assert_read_models_equal_a_rebuild,
     assert_recorded_exactly_once,
     logged_events,

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from adapters.cli import main
+from adapters.cli.main import main
 from tests.contract.test_relay_sink_kafka import output_topics, read_records
 from tests.kafka.serve_process import ServeProcess, ServeSetup, sample
 

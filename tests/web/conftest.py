@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.api_tokens import TokenStore
+from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, bootstrap
-from adapters.web import create_app
+from adapters.web.app import create_app
 
 
 class Api:

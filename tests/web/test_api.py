@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.cli import SHOW_FIELDS
+from adapters.service.agent_state import SHOW_FIELDS
 
 from tests.conftest import feedback
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.api_tokens import Principal, TokenStore
+from adapters.web.api_tokens import Principal, TokenStore
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from adapters.api_tokens import TokenStore
+from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, bootstrap
-from adapters.demo import run_demo
-from adapters.web import create_app
+from adapters.cli.demo import run_demo
+from adapters.web.app import create_app
 
 pytestmark = pytest.mark.browser
 

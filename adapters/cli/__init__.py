@@ -1,0 +1,1 @@
+"""`agent-learning`: the command line, one module per command group."""

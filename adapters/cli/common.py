@@ -1,0 +1,51 @@
+"""What every command shares: exit codes, the usage error, time parsing, progress lines, who acts."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from datetime import datetime
+
+from domain.timestamps import parse_iso
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line cannot be carried out as given; exit status 2 with the message."""
+
+
+def err(message: str) -> None:
+    print(f"agent-learning: {message}", file=sys.stderr)
+
+
+def parse_time(text: str) -> datetime:
+    """An argparse `type` for `--now`: ISO-8601 with a zone."""
+    try:
+        return parse_iso(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time with a zone (e.g. 2026-11-24T10:00:00Z): {error}"
+        ) from None
+
+
+def actor(args: argparse.Namespace) -> str:
+    """`--by`, or the user running the command."""
+    return args.by or getpass.getuser()
+
+
+class Progress:
+    """Progress lines on stderr for long runs, at most one every `every` seconds."""
+
+    def __init__(self, every: float = 2.0):
+        self.every = every
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            return True
+        return False

@@ -1,0 +1,1 @@
+"""Event stores for the eventsourcing library: SQLite (embedded) and MongoDB, with the JSON transcoder they share."""

@@ -1,0 +1,83 @@
+"""Ingesting a JSONL file as the realtime loop would: batches, dead letters with line numbers, progress."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator
+
+from attrs import define, field
+
+from adapters.messages.inbound import BadMessage, parse_message
+from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
+
+BATCH_SIZE = 1000
+
+
+@define
+class IngestReport:
+    lines: int = 0
+    outcome: BatchOutcome = field(factory=BatchOutcome)
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        return len(self.outcome.rejected)
+
+
+def _batches(lines: Iterable[bytes], source: str, service: LearningService, first_line: int) -> Iterator[list]:
+    batch: list = []
+    for number, raw in enumerate(lines, start=first_line):
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        try:
+            batch.append(parse_message(raw, service.settings))
+        except BadMessage as error:
+            batch.append(Rejection(source, f"line {number}", raw, str(error), agent_id=error.agent_id))
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest_lines(
+    service: LearningService,
+    lines: Iterable[bytes],
+    source: str,
+    dead_letter_file: Path | None = None,
+    progress: Callable[[IngestReport], None] | None = None,
+    first_line: int = 1,
+) -> IngestReport:
+    """`first_line` numbers the lines when they are a part of a longer file."""
+    report = IngestReport()
+    started = time.monotonic()
+    dead_letters: IO[str] | None = None
+    try:
+        for batch in _batches(lines, source, service, first_line):
+            outcome = service.process(batch)
+            report.outcome.add(outcome)
+            report.lines += len(batch)
+            if outcome.rejected and dead_letter_file is not None:
+                if dead_letters is None:
+                    dead_letter_file.parent.mkdir(parents=True, exist_ok=True)
+                    dead_letters = dead_letter_file.open("a", encoding="utf-8")
+                for rejection in outcome.rejected:
+                    dead_letters.write(json.dumps({
+                        "source": rejection.source,
+                        "line": int(rejection.position.split()[-1]) if rejection.position.startswith("line ")
+                        else rejection.position,
+                        "reason": rejection.reason,
+                        "raw": rejection.raw.decode("utf-8", "replace"),
+                    }) + "\n")
+                dead_letters.flush()
+            report.seconds = time.monotonic() - started
+            if progress:
+                progress(report)
+    finally:
+        if dead_letters is not None:
+            dead_letters.close()
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,1 @@
+"""Kafka: the feedback consumer, the relay's sink and the topic names."""

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) and structured JSON logs, shared by the worker, the web app and the CLI."""

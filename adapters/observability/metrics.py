@@ -1,0 +1,39 @@
+"""The worker's Prometheus metrics: what operators watch (lags, throughput, triggers, dead letters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from adapters.service.learning_service import BatchOutcome
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("agent_learning_messages", "Messages handled, by outcome",
+                                ["outcome"], registry=r)
+        self.events = Counter("agent_learning_events_recorded", "Events recorded in the event store", registry=r)
+        self.recalculations = Counter("agent_learning_recalculations", "Policy recalculations, by trigger",
+                                      ["trigger"], registry=r)
+        self.dead_letters = Counter("agent_learning_dead_letters", "Messages rejected to the dead letters",
+                                    registry=r)
+        self.consumer_lag = Gauge("agent_learning_consumer_lag", "Messages behind the end of each partition",
+                                  ["topic", "partition"], registry=r)
+        self.relay_lag = Gauge("agent_learning_relay_lag", "Notifications the relay has not yet published",
+                               registry=r)
+        self.projection_lag = Gauge("agent_learning_projection_lag", "Notifications a read model is behind",
+                                    ["projection"], registry=r)
+        self.published = Counter("agent_learning_relay_published", "Messages the relay published", registry=r)
+
+    def record_batch(self, outcome: BatchOutcome) -> None:
+        self.messages.labels("recorded").inc(outcome.recorded)
+        self.messages.labels("duplicate").inc(outcome.duplicates)
+        self.messages.labels("rejected").inc(len(outcome.rejected))
+        self.dead_letters.inc(len(outcome.rejected))
+        self.events.inc(outcome.events)
+        for trigger, count in outcome.recalculations.items():
+            self.recalculations.labels(trigger).inc(count)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

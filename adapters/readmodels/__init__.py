@@ -1,0 +1,1 @@
+"""Read-model stores (the projections' port): SQLite (embedded) and MongoDB."""

@@ -1,0 +1,286 @@
+"""The learning service: loads agents, lets the domain decide, saves the events.
+
+Messages are handled in batches: every agent a batch touches is loaded once, the
+commands are applied in order, and all new events (plus dead letters and any
+tracking records) are saved in one transaction by the unit of work
+(`unit_of_work.py`): a conflicting concurrent write (another process saved the same
+agent first) makes the whole batch retry from the fresh state, so nothing is lost
+or applied twice.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+from attrs import define, field, frozen
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import Tracking
+
+from adapters.eventstore.transcoder import OrjsonTranscoder
+from adapters.service.clock import utc_now
+from adapters.service.unit_of_work import Loaded, UnitOfWork
+from adapters.service.refreshed_archetypes import settings_with_refreshed_priors, stored_priors
+from domain.agent import DUPLICATE, RECORDED, Agent, agent_aggregate_id
+from domain.commands import (
+    AgentCommand,
+    ConfigureLearning,
+    EndSession,
+    FreezeUpdates,
+    RecordActivity,
+    RecordFeedback,
+    RegisterAgent,
+    UnfreezeUpdates,
+)
+from domain.dead_letter import DeadLetter
+from domain.settings import DEFAULT_SETTINGS, LearningSettings
+
+SNAPSHOT_INTERVAL = 200
+
+
+@frozen
+class Rejection:
+    """A message that could not be accepted, and why."""
+
+    source: str
+    position: str
+    raw: bytes
+    reason: str
+    key: bytes | None = None
+    agent_id: str | None = None
+
+
+@define
+class BatchOutcome:
+    recorded: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(factory=list)
+    events: int = 0
+    recalculations: Counter = field(factory=Counter)
+    agents: set[str] = field(factory=set)
+
+    def add(self, other: "BatchOutcome") -> None:
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        self.events += other.events
+        self.recalculations.update(other.recalculations)
+        self.agents |= other.agents
+
+
+class UnknownAgent(LookupError):
+    def __init__(self, agent_id: str):
+        super().__init__(
+            f"no agent {agent_id!r} has been recorded; check the id, or register it first "
+            "(an agent_registered message, or any feedback for it)"
+        )
+        self.agent_id = agent_id
+
+
+class LearningService(Application):
+    name = "agent_learning"
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # The cache is trusted; a stale entry (another process wrote the agent)
+        # shows up as a version conflict on save, and the batch retries fresh.
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        "ORIGINATOR_ID_TYPE": "text",
+    }
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        settings: LearningSettings = DEFAULT_SETTINGS,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        super().__init__(env)
+        self.work = UnitOfWork(self, after_save=self._snapshot_long_histories)
+
+    def construct_recorder(self):  # the process recorder also stores tracking records
+        return self.factory.process_recorder()
+
+    def construct_transcoder(self) -> OrjsonTranscoder:
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)  # the library's: UUID, Decimal, datetime
+        return transcoder
+
+    # ----------------------------------------------------------------- batches
+
+    def process(
+        self,
+        items: Sequence[AgentCommand | Rejection],
+        trackings: Sequence[Tracking] = (),
+    ) -> BatchOutcome:
+        """Applies a batch of commands (and records its rejections) in one transaction."""
+
+        def decide(loaded: Loaded) -> BatchOutcome:
+            agents: dict[str, Agent] = {}
+            try:
+                outcome, dead_letters = self._decide(items, agents)
+            finally:  # held even when deciding fails, so the attempt evicts every agent it touched
+                loaded.add(*agents.values())
+            loaded.add(*dead_letters)
+            return self._summarise(outcome, agents.values())
+
+        return self.work.run(decide, trackings)
+
+    def _decide(self, items, agents: dict[str, Agent]) -> tuple[BatchOutcome, list[DeadLetter]]:
+        outcome = BatchOutcome()
+        dead_letters = []
+        now = self.clock()
+        # New agents start from the archetype priors the monthly job last refreshed.
+        registration = settings_with_refreshed_priors(self.settings, stored_priors(self.events))
+        for item in items:
+            if isinstance(item, Rejection):
+                outcome.rejected.append(item)
+                dead_letters.append(self._dead_letter(item, now))
+                continue
+            try:
+                result = self._apply(item, agents, registration)
+            except ValueError as error:  # a rule the boundary could not check: reject, go on
+                rejection = Rejection("command", item.event_id or "-", b"", str(error), agent_id=item.agent_id)
+                outcome.rejected.append(rejection)
+                dead_letters.append(self._dead_letter(rejection, now))
+                continue
+            if result == DUPLICATE:
+                outcome.duplicates += 1
+            elif result == RECORDED:
+                outcome.recorded += 1
+        return outcome, dead_letters
+
+    @staticmethod
+    def _summarise(outcome: BatchOutcome, agents: Iterable[Agent]) -> BatchOutcome:
+        for agent in agents:
+            if not agent.pending_events:
+                continue
+            outcome.events += len(agent.pending_events)
+            outcome.agents.add(agent.agent_id)
+            for pending in agent.pending_events:
+                if isinstance(pending, Agent.PolicyRecalculated):
+                    outcome.recalculations[pending.trigger] += 1
+        return outcome
+
+    def _apply(self, command: AgentCommand, agents: dict[str, Agent], registration: LearningSettings) -> str:
+        settings = self.settings
+        agent = agents.get(command.agent_id)
+        if agent is None:
+            try:
+                agent = self.repository.get(agent_aggregate_id(command.agent_id))
+            except AggregateNotFoundError:
+                if isinstance(command, RegisterAgent):
+                    agents[command.agent_id] = Agent.register(command, registration)
+                    return RECORDED
+                # Feedback before registration: the agent is registered on the spot, at that event's time.
+                agent = Agent.register(RegisterAgent(None, command.agent_id, command.occurred_at), registration)
+            agents[command.agent_id] = agent
+        if isinstance(command, RecordFeedback):
+            return agent.record_feedback(command, settings)
+        if isinstance(command, RegisterAgent):
+            return agent.amend_registration(command, registration)
+        if isinstance(command, EndSession):
+            return agent.end_session(command, settings)
+        if isinstance(command, RecordActivity):
+            return agent.record_activity(command, settings)
+        if isinstance(command, ConfigureLearning):
+            return agent.configure(command, settings)
+        raise TypeError(f"not an agent command: {command!r}")
+
+    @staticmethod
+    def _dead_letter(rejection: Rejection, now: datetime) -> DeadLetter:
+        return DeadLetter(
+            source=rejection.source,
+            position=rejection.position,
+            reason=rejection.reason,
+            raw=base64.b64encode(rejection.raw).decode("ascii"),
+            key=rejection.key.decode("utf-8", "replace") if rejection.key is not None else None,
+            agent_id=rejection.agent_id,
+            occurred_at=now,
+        )
+
+    def _snapshot_long_histories(self, processing: ProcessingEvent) -> None:
+        """Snapshot an agent, from memory, whenever its history crosses a multiple of the interval."""
+        first_version: dict[str, int] = {}
+        for domain_event in processing.events:
+            first_version.setdefault(domain_event.originator_id, domain_event.originator_version)
+        snapshots = []
+        for aggregate_id, aggregate in processing.aggregates.items():
+            if not isinstance(aggregate, Agent) or aggregate_id not in first_version:
+                continue
+            if aggregate.version // SNAPSHOT_INTERVAL > (first_version[aggregate_id] - 1) // SNAPSHOT_INTERVAL:
+                snapshots.append(Agent.Snapshot.take(aggregate))
+        if snapshots:  # one transaction for the batch's snapshots, not one each
+            self.snapshots.put(snapshots)
+
+    # --------------------------------------------------------- single commands
+
+    def get_agent(self, agent_id: str) -> Agent:
+        try:
+            return self.repository.get(agent_aggregate_id(agent_id))
+        except AggregateNotFoundError:
+            raise UnknownAgent(agent_id) from None
+
+    def agent_exists(self, agent_id: str) -> bool:
+        return agent_aggregate_id(agent_id) in self.repository
+
+    def _change_one(self, agent_id: str, change: Callable[[Agent], str]) -> str:
+        return self.work.run(lambda loaded: change(self._load_agent(loaded, agent_id)))
+
+    @staticmethod
+    def _load_agent(loaded: Loaded, agent_id: str) -> Agent:
+        try:
+            return loaded.get(agent_aggregate_id(agent_id))
+        except AggregateNotFoundError:
+            raise UnknownAgent(agent_id) from None
+
+    def freeze(self, command: FreezeUpdates) -> str:
+        return self._change_one(command.agent_id, lambda agent: agent.freeze(command))
+
+    def unfreeze(self, command: UnfreezeUpdates) -> str:
+        return self._change_one(command.agent_id, lambda agent: agent.unfreeze(command))
+
+    def configure(self, command: ConfigureLearning) -> str:
+        return self._change_one(command.agent_id, lambda agent: agent.configure(command, self.settings))
+
+    def tick(self, now: datetime, agent_ids: Iterable[str], batch_size: int = 500) -> BatchOutcome:
+        """The periodic check for the given agents (those the read model says may be due)."""
+        return self._each_agent(agent_ids, batch_size, lambda agent: agent.tick(now, self.settings))
+
+    def refresh_priors(self, agent_ids: Iterable[str], archetype: str, priors: dict, period: str,
+                       now: datetime, batch_size: int = 200) -> int:
+        """Hands an archetype's refreshed priors to the given agents (others are left alone); returns how many took them."""
+        outcome = self._each_agent(agent_ids, batch_size,
+                                   lambda agent: agent.refresh_priors(archetype, priors, period, now))
+        return len(outcome.agents)
+
+    def _each_agent(self, agent_ids: Iterable[str], batch_size: int, change: Callable[[Agent], Any]) -> BatchOutcome:
+        """`change` on each known agent, `batch_size` agents a transaction (an id the store does not know is passed over)."""
+        total = BatchOutcome()
+        ids = list(agent_ids)
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start:start + batch_size]
+
+            def decide(loaded: Loaded, chunk: Sequence[str] = chunk) -> BatchOutcome:
+                agents = []
+                for agent_id in chunk:
+                    agent = loaded.find(agent_aggregate_id(agent_id))
+                    if agent is not None:
+                        change(agent)
+                        agents.append(agent)
+                return self._summarise(BatchOutcome(), agents)
+
+            total.add(self.work.run(decide))
+        return total
+
+    # ---------------------------------------------------------------- history
+
+    def history(self, agent_id: str) -> list[Any]:
+        """The agent's recorded events, oldest first."""
+        if not self.agent_exists(agent_id):
+            raise UnknownAgent(agent_id)
+        return list(self.events.get(agent_aggregate_id(agent_id)))

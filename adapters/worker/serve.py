@@ -1,0 +1,74 @@
+"""`agent-learning serve`: the long-running worker.
+
+Runs, each in its own thread and with its own service instance (so no two
+threads ever share a cached aggregate): the feedback consumer (when Kafka is
+configured), the projections, the relay, and the periodic tick (`workers.py`), plus
+the HTTP API and owner pages (as `agent-learning web`) with `/healthz` (the workers'
+health) and `/metrics` (one registry: the workers' and the API's metrics together).
+SIGTERM or SIGINT stops every loop after the work in hand, then the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from functools import partial
+from typing import Callable
+
+from adapters.bootstrap import Config, bootstrap
+from adapters.observability.logs import fields
+from adapters.observability.metrics import ServiceMetrics
+from adapters.worker.health import HealthAndMetrics
+from adapters.worker.served_api import ServedApi
+from adapters.worker.workers import ConsumerWorker, ProjectionsWorker, RelayWorker, TickWorker, Worker
+
+log = logging.getLogger("agent_learning.serve")
+
+
+def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0,
+                  relay: bool = True) -> list[Worker]:
+    """`relay=False` for replicas beside a single relay (one transactional id publishes at a time)."""
+    workers: list[Worker] = [ProjectionsWorker(bootstrap(config), metrics)]
+    if config.kafka:
+        workers.append(ConsumerWorker(bootstrap(config), metrics))
+    if relay:
+        workers.append(RelayWorker(bootstrap(config), metrics))
+    workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
+    return workers
+
+
+def run_workers(workers: list[Worker], metrics: ServiceMetrics, http_address: str | None,
+                stop: threading.Event, http_server: Callable = HealthAndMetrics) -> int:
+    """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given.
+
+    `http_server(address, workers, threads, metrics)` builds what listens there: `HealthAndMetrics`,
+    or in `serve` the whole HTTP API (`adapters.worker.served_api.ServedApi`)."""
+    threads = {w.name: threading.Thread(target=w.run, args=(stop,), name=w.name) for w in workers}
+    http = http_server(http_address, workers, threads, metrics) if http_address else None
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    for thread in threads.values():
+        thread.start()
+    if http:
+        http.start()
+    log.info("serving", extra=fields(http=http.address if http else None, workers=[w.name for w in workers]))
+    stop.wait()
+    log.info("stopping: finishing the work in hand")
+    for thread in threads.values():
+        thread.join()
+    if http:
+        http.stop()
+    log.info("stopped")
+    return 0
+
+
+def serve(config: Config, http_address: str, tick_interval: float = 60.0,
+          stop: threading.Event | None = None, relay: bool = True) -> int:
+    log.info("starting", extra=fields(kafka=config.kafka or None, event_store=config.event_store,
+                                      read_models=config.read_models, relay=relay))
+    metrics = ServiceMetrics()
+    workers = build_workers(config, metrics, tick_interval, relay)
+    return run_workers(workers, metrics, http_address, stop or threading.Event(),
+                       http_server=partial(ServedApi, config=config))

@@ -1,0 +1,180 @@
+"""The worker's loops: projections, relay, tick and the Kafka consumer, each a `Worker` run in its own thread.
+
+A failing step is logged and retried; it never kills the process. Each worker has its
+own System (so no two threads ever share a cached aggregate) and reports its health.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Callable
+
+from adapters.bootstrap import System
+from adapters.observability.logs import fields
+from adapters.observability.metrics import ServiceMetrics
+from adapters.service.clock import utc_now
+from projections.agent_queries import agents_due_for_tick
+
+log = logging.getLogger("agent_learning.serve")
+
+
+class Worker(ABC):
+    """One loop of the worker process; `run` returns when `stop` is set."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.failing_since: float | None = None
+
+    @abstractmethod
+    def step(self) -> bool:
+        """One unit of work; True if there was something to do (the loop then goes on at once)."""
+
+    idle_seconds = 0.5
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.step()
+                self.last_success = time.monotonic()
+                self.last_error = None
+                self.failing_since = None
+            except Exception as error:  # a failing step is logged and retried; it never kills the process
+                busy = False
+                self.last_error = f"{type(error).__name__}: {error}"
+                self.failing_since = self.failing_since or time.monotonic()
+                log.exception("worker step failed", extra=fields(worker=self.name))
+                stop.wait(2.0)
+            if not busy:
+                stop.wait(self.idle_seconds)
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> dict:
+        failing_for = time.monotonic() - self.failing_since if self.failing_since else 0.0
+        return {"ok": failing_for < 60, "lastError": self.last_error, "failingForSeconds": round(failing_for, 1)}
+
+
+class ProjectionsWorker(Worker):
+    name = "projections"
+
+    def __init__(self, system: System, metrics: ServiceMetrics):
+        super().__init__()
+        self.system = system
+        self.metrics = metrics
+        self.system.projections.prepare()
+
+    def close(self) -> None:
+        self.system.close()
+
+    def step(self) -> bool:
+        # Measured after the page even when applying it fails: the gauges then show the real
+        # lag rather than whatever they last said (a stale 0 would hide a stuck projection).
+        try:
+            return self.system.projections.run_once() > 0
+        finally:
+            self._report_lag()
+
+    def _report_lag(self) -> None:
+        for status in self.system.projections.status():
+            self.metrics.projection_lag.labels(status.projection).set(status.lag)
+
+
+class RelayWorker(Worker):
+    """Publishes the outbox. A failed publication replaces the sink: a Kafka producer that met a
+    fatal error, or was fenced by a newer relay, can never publish again, while a new one re-reads
+    the committed position and carries on."""
+
+    name = "relay"
+    idle_seconds = 0.05  # one cheap query when idle; every 50 ms of waiting is 50 ms of publish latency
+
+    def __init__(self, system: System, metrics: ServiceMetrics):
+        super().__init__()
+        self.system = system  # held: the service closes its store when it is garbage-collected
+        self.relay = system.relay()
+        self.metrics = metrics
+
+    def step(self) -> bool:
+        try:
+            published = self.relay.relay_once()
+        except Exception:
+            self._replace_sink()
+            raise
+        if published > 0:
+            self.metrics.published.inc(published)
+        self.metrics.relay_lag.set(self.relay.lag())
+        return published >= 0
+
+    def _replace_sink(self) -> None:
+        try:
+            self.relay.sink.close()
+        except Exception:  # noqa: BLE001 - a broken producer may not close cleanly; it is dropped anyway
+            log.debug("closing a failed relay sink failed", exc_info=True)
+        self.relay = self.system.relay()
+
+    def close(self) -> None:
+        self.relay.sink.close()
+        self.system.close()
+
+
+class TickWorker(Worker):
+    """Every `interval` seconds: the agents the read model says may be due, ticked at the clock's time."""
+
+    name = "tick"
+
+    def __init__(self, system: System, metrics: ServiceMetrics, interval: float = 60.0,
+                 clock: Callable[[], datetime] = utc_now):
+        super().__init__()
+        self.system = system
+        self.metrics = metrics
+        self.interval = interval
+        self.clock = clock
+        self.next_at = 0.0
+
+    def step(self) -> bool:
+        if time.monotonic() < self.next_at:
+            return False
+        self.next_at = time.monotonic() + self.interval
+        now = self.clock()
+        due = agents_due_for_tick(self.system.read_models, now, self.system.service.settings)
+        if due:
+            outcome = self.system.service.tick(now, due)
+            self.metrics.record_batch(outcome)
+            log.info("tick", extra=fields(checked=len(due), changed=len(outcome.agents),
+                                          recalculations=dict(outcome.recalculations)))
+        return False
+
+    def close(self) -> None:
+        self.system.close()
+
+
+class ConsumerWorker(Worker):
+    """The Kafka feedback consumer's batches (it reports each batch to the metrics itself)."""
+
+    name = "consumer"
+    idle_seconds = 0.0  # the consumer's own poll waits for messages
+
+    def __init__(self, system: System, metrics: ServiceMetrics):
+        super().__init__()
+        self.system = system
+        self.metrics = metrics
+        self.consumer = system.feedback_consumer(on_batch=metrics.record_batch)
+
+    def step(self) -> bool:
+        saved = self.consumer.poll_batch()
+        for name, lag in self.consumer.stats.lag.items():
+            _, topic, partition = name.rsplit(":", 2)
+            self.metrics.consumer_lag.labels(topic, partition).set(lag)
+        return saved > 0
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.system.close()

@@ -1,0 +1,89 @@
+"""Bad input is dead-lettered with its line and reason; the good lines around it are processed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.cli.main import main
+from projections.dead_letters import DEAD_LETTERS
+from tests.conftest import feedback, write_jsonl
+
+AT = "2026-11-24T10:00:00Z"
+
+BAD = {
+    "malformed JSON": ('{"type": "feedback", "eventId": ', "not valid JSON"),
+    "not an object": ("[1, 2]", "must be a JSON object"),
+    "unknown type": (json.dumps({"type": "telepathy", "eventId": "b1", "agentId": "a", "occurredAt": AT}),
+                     "unknown message type 'telepathy'"),
+    "unknown kind": (json.dumps(feedback("b2", "a", AT, kind="thumbs_sideways")), "unknown feedback kind"),
+    "missing agentId": (json.dumps({"type": "feedback", "eventId": "b3", "occurredAt": AT, "kind": "thumbs_up"}),
+                        "missing required field 'agentId'"),
+    "missing eventId": (json.dumps({"type": "feedback", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up"}),
+                        "missing required field 'eventId'"),
+    "time without zone": (json.dumps(feedback("b4", "a", "2026-11-24T10:00:00")), "with a zone"),
+    "rating without value": (json.dumps(feedback("b5", "a", AT, kind="rating")), "a rating needs a 'value'"),
+    "rating out of range": (json.dumps(feedback("b6", "a", AT, kind="rating", value=6)), "out of range"),
+    "attribution out of range": (json.dumps(feedback("b7", "a", AT, traits={"empathy": 1.5})), "out of range"),
+    "unknown trait": (json.dumps(feedback("b8", "a", AT, traits={"charisma": 1})), "unknown trait 'charisma'"),
+    "unknown action": (json.dumps(feedback("b9", "a", AT, action="dance")), "unknown action 'dance'"),
+    "non-finite number": ('{"type":"feedback","eventId":"b10","agentId":"a","occurredAt":"%s","kind":"rating",'
+                          '"value":NaN}' % AT, "not a number JSON allows"),
+    "boolean as number": (json.dumps(feedback("b11", "a", AT, kind="rating", value=True)), "must be a number"),
+    "unknown archetype": (json.dumps({"type": "agent_registered", "eventId": "b12", "agentId": "a",
+                                      "occurredAt": AT, "archetype": "wizard"}), "unknown archetype"),
+    "config not an object": (json.dumps({"type": "learning_configured", "eventId": "b13", "agentId": "a",
+                                         "occurredAt": AT, "learningConfig": 3}), "must be an object"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_each_kind_of_bad_line_is_rejected_with_its_reason(case, tmp_path, home, capsys):
+    line, reason = BAD[case]
+    good_before = feedback("g1", "a", AT)
+    good_after = feedback("g2", "a", "2026-11-24T10:01:00Z")
+    stream = write_jsonl(tmp_path / "in.jsonl", [good_before, line, good_after])
+
+    assert main(["--home", str(home), "ingest", str(stream)]) == 1
+
+    dead = [json.loads(x) for x in (home / "dead-letters.jsonl").read_text().splitlines()]
+    assert len(dead) == 1
+    assert dead[0]["line"] == 2
+    assert reason in dead[0]["reason"]
+    assert dead[0]["raw"] == line
+    capsys.readouterr()
+    main(["--home", str(home), "agent", "show", "a", "--json"])
+    assert json.loads(capsys.readouterr().out)["feedbackCount"] == 2  # both good lines recorded
+
+
+def test_dead_letters_read_model_keeps_the_original_bytes_and_reason(tmp_path, system):
+    from adapters.files.jsonl_ingest import ingest_lines
+    import base64
+
+    raw = b'{"type": "feedback", "oops"'
+    ingest_lines(system.service, [raw], "test")
+    system.projections.catch_up()
+    [letter] = system.read_models.find(DEAD_LETTERS)
+    assert base64.b64decode(letter["raw"]) == raw
+    assert letter["position"] == "line 1"
+    assert "not valid JSON" in letter["reason"]
+
+
+def test_an_all_good_file_exits_zero(tmp_path, home):
+    stream = write_jsonl(tmp_path / "in.jsonl", [feedback("g1", "a", AT)])
+    assert main(["--home", str(home), "ingest", str(stream)]) == 0
+    assert not (home / "dead-letters.jsonl").exists()
+
+
+def test_duplicates_are_skipped_and_counted_not_rejected(tmp_path, home, capsys):
+    stream = write_jsonl(tmp_path / "in.jsonl", [feedback("g1", "a", AT), feedback("g1", "a", AT)])
+    assert main(["--home", str(home), "ingest", str(stream)]) == 0
+    assert "1 recorded, 1 duplicates skipped, 0 rejected" in capsys.readouterr().out
+    assert main(["--home", str(home), "ingest", str(stream)]) == 0
+    assert "0 recorded, 2 duplicates skipped" in capsys.readouterr().out
+
+
+def test_a_missing_file_is_a_usage_error(home, capsys):
+    assert main(["--home", str(home), "ingest", "/no/such/file.jsonl"]) == 2
+    assert "no such file" in capsys.readouterr().err
