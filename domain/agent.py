@@ -45,7 +45,7 @@ from domain.recalculation import (
     recalculate,
 )
 from domain.settings import LearningSettings
-from domain.text_id_aggregate import TextIdAggregate
+from domain.text_id_aggregate import TextIdAggregate, TextIdSnapshot
 from domain.triggers import TIMER, freeze_due, timer_due, trigger_after_event
 
 RECORDED = "recorded"
@@ -199,13 +199,13 @@ class Agent(TextIdAggregate):
         period: str
         occurred_at: datetime
 
-    class Snapshot(TextIdAggregate.Snapshot):
+    class Snapshot(TextIdSnapshot):
         TOPIC = _topic("Snapshot")
 
     # ----------------------------------------------------------------- creation
 
     @staticmethod
-    def create_id(agent_id: str, **_: Any) -> str:  # type: ignore[override]
+    def create_id(agent_id: str, **_: Any) -> str:
         return agent_aggregate_id(agent_id)
 
     @classmethod
@@ -478,7 +478,7 @@ def replay(events: Iterable[TextIdAggregate.Event]) -> Agent | None:
     """Rebuilds an agent from its events alone (what the repository does, without a store)."""
     agent: Agent | None = None
     for domain_event in events:
-        agent = domain_event.mutate(agent)  # type: ignore[arg-type]
+        agent = domain_event.mutate(agent)
     return agent
 
 

@@ -64,7 +64,7 @@ class ArchetypePriors(TextIdAggregate):
         occurred_at: datetime
 
     @staticmethod
-    def create_id(archetype: str, **_: object) -> str:  # type: ignore[override]
+    def create_id(archetype: str, **_: object) -> str:
         return archetype_priors_id(archetype)
 
     @classmethod

@@ -92,7 +92,7 @@ class BatchRun(TextIdAggregate):
         occurred_at: datetime
 
     @staticmethod
-    def create_id(job: str, period: str, **_: Any) -> str:  # type: ignore[override]
+    def create_id(job: str, period: str, **_: Any) -> str:
         return batch_run_id(job, period)
 
     @classmethod

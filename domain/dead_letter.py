@@ -28,7 +28,7 @@ class DeadLetter(TextIdAggregate):
         occurred_at: datetime
 
     @staticmethod
-    def create_id(**_: object) -> str:  # type: ignore[override]
+    def create_id(**_: object) -> str:
         return f"dead-letter:{uuid4()}"
 
     @event(MessageRejected)

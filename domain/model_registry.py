@@ -132,7 +132,7 @@ class ModelRegistry(TextIdAggregate):
     # ----------------------------------------------------------------- creation
 
     @staticmethod
-    def create_id(agent_id: str | None, archetype: str | None, **_: object) -> str:  # type: ignore[override]
+    def create_id(agent_id: str | None, archetype: str | None, **_: object) -> str:
         return registry_id(Scope(agent_id, archetype))
 
     @classmethod

@@ -41,7 +41,7 @@ class TrainingDataset(TextIdAggregate):
         occurred_at: datetime
 
     @staticmethod
-    def create_id(dataset_id: str, **_: Any) -> str:  # type: ignore[override]
+    def create_id(dataset_id: str, **_: Any) -> str:
         return training_dataset_aggregate_id(dataset_id)
 
     @event(DatasetRecorded)

@@ -141,12 +141,12 @@ def build_examples(items: Sequence[FeedbackItem], flags: Flags) -> Examples:
             used[(item.agent_id, item.event_id)] = item
 
     preference = []
-    groups: dict[tuple[str, str, str], dict[str, list[FeedbackItem]]] = {}
+    groups: dict[tuple[str, str, str | None], dict[str, list[FeedbackItem]]] = {}
     for item in clean:
         if item.kind in (APPROVED, REJECTED) and item.has_text:
             by = ("interaction", item.interaction_id) if item.interaction_id else ("prompt", item.prompt)
             groups.setdefault((item.agent_id, *by), {APPROVED: [], REJECTED: []})[item.kind].append(item)
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str | None, str | None, str | None]] = set()
     for group in groups.values():
         for approved in group[APPROVED]:
             for rejected in group[REJECTED]:

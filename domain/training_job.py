@@ -96,7 +96,7 @@ class TrainingJob(TextIdAggregate):
         occurred_at: datetime
 
     @staticmethod
-    def create_id(job_id: str, **_: Any) -> str:  # type: ignore[override]
+    def create_id(job_id: str, **_: Any) -> str:
         return training_job_aggregate_id(job_id)
 
     @classmethod

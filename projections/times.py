@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import cast
 
 from domain.timestamps import to_iso
 
@@ -20,4 +21,4 @@ def utc_day(moment: datetime) -> str:
     """The UTC date of a moment, `YYYY-MM-DD`."""
     if moment.tzinfo is None:  # local time, as `astimezone` reads it
         return moment.astimezone(timezone.utc).date().isoformat()
-    return iso(moment)[:10]
+    return cast(str, iso(moment))[:10]

@@ -27,7 +27,7 @@ class TrainingJobs(Projection):
 
     def apply(self, event: Any, view: View) -> None:
         if isinstance(event, TrainingJob.Queued):
-            doc = {"jobId": event.job_id, "datasetId": event.dataset_id, "status": PENDING,
+            doc: dict[str, Any] = {"jobId": event.job_id, "datasetId": event.dataset_id, "status": PENDING,
                    "createdAt": to_iso(event.occurred_at), "retries": 0, "attempts": 0,
                    "nextAttemptAt": to_iso(event.occurred_at)}
             if event.agent_id is not None:
@@ -37,10 +37,10 @@ class TrainingJobs(Projection):
             view.put(TRAINING_JOBS, event.job_id, doc)
             return
         job_id = job_id_of(event.originator_id)
-        doc = view.get(TRAINING_JOBS, job_id)
-        if doc is None:  # cannot happen in one log: a job's first event is Queued
+        stored = view.get(TRAINING_JOBS, job_id)
+        if stored is None:  # cannot happen in one log: a job's first event is Queued
             return
-        doc = dict(doc)
+        doc = dict(stored)
         if isinstance(event, TrainingJob.Started):
             doc.update(status=RUNNING, startedAt=to_iso(event.occurred_at), attempts=event.attempt,
                        deadline=to_iso(event.deadline))
