@@ -7,8 +7,9 @@ the relay's sink, the Kafka consumer). Nothing else names them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from attrs import define

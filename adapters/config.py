@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from attrs import field, frozen
 
@@ -97,7 +98,7 @@ class Config:
     trainer: TrainerSettings = field(factory=TrainerSettings)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, home: str | None = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None, home: str | None = None) -> Config:
         env = os.environ if env is None else env
         read = _Reader(env)
         return cls(

@@ -48,12 +48,12 @@ sys.path.insert(0, str(ROOT))  # infra/ and adapters/ from a checkout
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
+from ingest import feedback_lines  # noqa: E402 - bench/ is this script's own folder on sys.path
 
-from adapters.kafka.topics import KafkaTopics  # noqa: E402
 from adapters.kafka.relay_sink import ensure_topics  # noqa: E402
+from adapters.kafka.topics import KafkaTopics  # noqa: E402
 from domain.timestamps import parse_iso  # noqa: E402
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, MongoServer, free_port  # noqa: E402
-from ingest import feedback_lines  # noqa: E402 - bench/ is this script's own folder on sys.path
 
 RESULTS = Path(__file__).parent / "results"
 NAIVE_CONSUMER = Path(__file__).parent / "kafka_naive_consumer.py"
@@ -447,10 +447,10 @@ class Bench:
     def mongo_round_trips(self, count: int = 3000) -> dict:
         """The naive design's store work alone, from one client: find_one + replace_one of an agent
         document (as the naive consumer writes them), over the run's number of agents."""
+        from kafka_naive_document import new_document
         from pymongo import MongoClient
 
         from domain.settings import DEFAULT_SETTINGS
-        from kafka_naive_document import new_document
 
         server = MongoServer.start(data_dir=self.work / "round-trips.secantusdb")
         client: MongoClient = MongoClient(server.url, tz_aware=True)

@@ -28,10 +28,10 @@ from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # domain/ and adapters/ from a checkout
 
+from kafka_naive_document import apply  # noqa: E402
+
 from adapters.messages.inbound import BadMessage, parse_message  # noqa: E402 - after the path
 from domain.settings import DEFAULT_SETTINGS  # noqa: E402
-
-from kafka_naive_document import apply  # noqa: E402
 
 CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "fetch.wait.max.ms", "isolation.level")
 

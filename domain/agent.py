@@ -17,8 +17,10 @@ static methods migrate old event payloads on load.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
+
 from eventsourcing.domain import event
 
 from domain.commands import (
@@ -209,7 +211,7 @@ class Agent(TextIdAggregate):
         return agent_aggregate_id(agent_id)
 
     @classmethod
-    def register(cls, command: RegisterAgent, settings: LearningSettings) -> "Agent":
+    def register(cls, command: RegisterAgent, settings: LearningSettings) -> Agent:
         archetype = settings.archetype(command.archetype)
         config, caps = cap_event_config(command.config or LearningConfig(), settings)
         agent = cls(

@@ -8,8 +8,8 @@ monthly job hands them to the existing agents (`Agent.PriorsRefreshed`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from eventsourcing.domain import event
 
@@ -68,7 +68,7 @@ class ArchetypePriors(TextIdAggregate):
         return archetype_priors_id(archetype)
 
     @classmethod
-    def seed(cls, archetype: str, priors: Mapping[str, float], occurred_at: datetime) -> "ArchetypePriors":
+    def seed(cls, archetype: str, priors: Mapping[str, float], occurred_at: datetime) -> ArchetypePriors:
         return cls(archetype=archetype, priors=dict(priors), occurred_at=occurred_at)
 
     @event(Seeded)

@@ -96,7 +96,7 @@ class BatchRun(TextIdAggregate):
         return batch_run_id(job, period)
 
     @classmethod
-    def start(cls, job: str, period: str, run_id: str, now: datetime, lease: timedelta) -> "BatchRun":
+    def start(cls, job: str, period: str, run_id: str, now: datetime, lease: timedelta) -> BatchRun:
         return cls(job=job, period=period, run_id=run_id, lease_until=now + lease, occurred_at=now)
 
     @event(Started)

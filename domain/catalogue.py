@@ -6,8 +6,8 @@ priors later, always inside each trait's bounds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from attrs import frozen
 

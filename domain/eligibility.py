@@ -7,8 +7,8 @@ old (or there is none). Pure: the counts and the last training time are passed i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from attrs import frozen
 

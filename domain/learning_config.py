@@ -7,8 +7,9 @@ by event from elsewhere is capped instead, and the caps are recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from attrs import evolve, field, frozen
 
@@ -55,7 +56,7 @@ class LearningConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "LearningConfig":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> LearningConfig:
         data = data or {}
         return cls(
             profile=data.get("profile"),

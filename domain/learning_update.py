@@ -6,8 +6,8 @@ carry exactly these fields, so they are written down once, here (CONTRACT.md, "M
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from domain.agent import Agent, agent_id_of
 from domain.timestamps import to_iso

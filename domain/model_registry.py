@@ -10,8 +10,8 @@ and with nothing earlier it is refused with an error that says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from eventsourcing.domain import event
 
@@ -136,7 +136,7 @@ class ModelRegistry(TextIdAggregate):
         return registry_id(Scope(agent_id, archetype))
 
     @classmethod
-    def open(cls, scope: Scope, occurred_at: datetime) -> "ModelRegistry":
+    def open(cls, scope: Scope, occurred_at: datetime) -> ModelRegistry:
         return cls(agent_id=scope.agent_id, archetype=scope.archetype, occurred_at=occurred_at)
 
     @event(Opened)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from math import fsum
 from statistics import fmean
-from typing import Mapping, Sequence
 
 from attrs import frozen
 

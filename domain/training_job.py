@@ -101,7 +101,7 @@ class TrainingJob(TextIdAggregate):
 
     @classmethod
     def queue(cls, job_id: str, *, agent_id: str | None, archetype: str | None, dataset_id: str,
-              period: str, now: datetime) -> "TrainingJob":
+              period: str, now: datetime) -> TrainingJob:
         if (agent_id is None) == (archetype is None):
             raise ValueError("a training job is for one agent or one archetype: give exactly one")
         return cls(job_id=job_id, agent_id=agent_id, archetype=archetype, dataset_id=dataset_id,

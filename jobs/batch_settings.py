@@ -17,7 +17,6 @@ from domain.eligibility import DEFAULT_RULES, EligibilityRules
 from domain.training_job import RetryPolicy
 from jobs.trainers.port import DEFAULT_BASE_MODEL
 
-
 LEASE = timedelta(minutes=10)
 JOB_DEADLINE = timedelta(hours=2)
 MAX_WAIT = timedelta(minutes=30)
@@ -38,7 +37,7 @@ class BatchSettings:
     max_steps: int = MAX_STEPS
 
     @classmethod
-    def from_config(cls, home: Path, given: BatchOverrides) -> "BatchSettings":
+    def from_config(cls, home: Path, given: BatchOverrides) -> BatchSettings:
         """The settings in force: what the configuration gives (`AGENT_LEARNING_JOBS_*` and the rest), else the defaults."""
 
         def duration(seconds: float | None, default: timedelta) -> timedelta:

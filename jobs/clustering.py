@@ -14,7 +14,7 @@ Plain values in, plain values out: no store, no clock; seeded, so a run is repea
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from attrs import frozen

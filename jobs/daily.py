@@ -7,8 +7,8 @@ same feedback gives the same dataset id, so a rerun writes and records nothing n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from adapters.bootstrap import System
 from domain.timestamps import to_iso

@@ -8,8 +8,8 @@ time) are left out, so a run with `--now` in the past sees the past.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from attrs import define, field
 

@@ -9,14 +9,15 @@ so two runs can never both hold one period.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.service.learning_service import LearningService
 from adapters.service.unit_of_work import load_fresh
 from domain.batch_run import ACQUIRED, TAKEN_OVER, BatchRun, LeaseLost, batch_run_id
+
 
 class Lease:
     """One run's hold on `<job>:<period>`."""

@@ -13,13 +13,15 @@ training; otherwise it is registered and waits for `agent-learning models promot
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import TypeVar
 
 from attrs import frozen
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.service.unit_of_work import Loaded, load_fresh
 from domain.model_registry import (
     CHAMPION,
     RECORDED,
@@ -31,7 +33,6 @@ from domain.model_registry import (
     registry_id,
     scope_of_model,
 )
-from adapters.service.unit_of_work import Loaded, load_fresh
 from projections.model_versions import MODEL_VERSIONS
 from projections.read_model_store import Condition
 

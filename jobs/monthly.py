@@ -16,8 +16,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from adapters.service.refreshed_archetypes import stored_priors
 from domain.agent import RECORDED, replay

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from eventsourcing.application import AggregateNotFoundError
 

@@ -9,7 +9,8 @@ keep using until the new one has caught up and is swapped in (blue/green).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from attrs import frozen
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification

@@ -8,7 +8,8 @@ the runner commits in a single transaction with the new position.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from projections.read_model_store import Changes, Collection, ReadModelStore
 

@@ -9,7 +9,8 @@ and a rebuild fills a new one beside it and swaps it in when caught up (blue/gre
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from attrs import frozen
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from adapters.bootstrap import System
 from adapters.cli.common import EXIT_OK, UsageError, actor

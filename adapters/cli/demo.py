@@ -17,8 +17,8 @@ import json
 import random
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 from adapters.bootstrap import System
 from adapters.cli.common import EXIT_OK

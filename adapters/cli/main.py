@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from adapters.bootstrap import Config, ConfigurationError, bootstrap
 from adapters.cli import admin, agents, dead_letters, demo, ingest, jobs, models, projections, relay, servers, tokens

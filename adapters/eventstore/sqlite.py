@@ -4,10 +4,11 @@ partition in a consumed batch."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing import sqlite
+from eventsourcing.persistence import StoredEvent, Tracking
 
 
 class SQLiteMultiTrackingProcessRecorder(sqlite.SQLiteProcessRecorder):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from adapters.messages.outbound import JSON, OutboundMessage
 from adapters.service.outbox_relay import RelaySink

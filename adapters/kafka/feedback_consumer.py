@@ -26,8 +26,8 @@ from confluent_kafka import (
 )
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.messages.inbound import BadMessage, parse_message
 from adapters.kafka.topics import KafkaTopics, client_config
+from adapters.messages.inbound import BadMessage, parse_message
 from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
 
 log = logging.getLogger(__name__)

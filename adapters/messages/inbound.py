@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 import orjson
-from typing import Any, Callable
 
 from domain.commands import (
     AgentCommand,

@@ -7,12 +7,13 @@ so `commit` writes both in one transaction.
 
 from __future__ import annotations
 
-import orjson
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+
+import orjson
 
 from projections.read_model_store import (
     BUILDING,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from attrs import define, field, frozen
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -21,8 +22,8 @@ from eventsourcing.persistence import Tracking
 
 from adapters.eventstore.transcoder import OrjsonTranscoder
 from adapters.service.clock import utc_now
-from adapters.service.unit_of_work import Loaded, UnitOfWork
 from adapters.service.refreshed_archetypes import settings_with_refreshed_priors, stored_priors
+from adapters.service.unit_of_work import Loaded, UnitOfWork
 from domain.agent import DUPLICATE, RECORDED, Agent, agent_aggregate_id
 from domain.commands import (
     AgentCommand,
@@ -61,7 +62,7 @@ class BatchOutcome:
     recalculations: Counter = field(factory=Counter)
     agents: set[str] = field(factory=set)
 
-    def add(self, other: "BatchOutcome") -> None:
+    def add(self, other: BatchOutcome) -> None:
         self.recorded += other.recorded
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)

@@ -10,7 +10,7 @@ which consumers use to drop repeats.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 

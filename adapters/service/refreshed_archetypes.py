@@ -6,7 +6,7 @@ have made stale), at most once per archetype for each batch of commands.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 

@@ -7,13 +7,14 @@ comes from the agent's events. Feedback text (prompt, response) is never taken.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from attrs import define, field, frozen
 
-from domain.agent import Agent
 from adapters.service.agent_history import summarise
+from domain.agent import Agent
 from domain.timestamps import to_iso
 
 RECENT = 20
@@ -57,7 +58,7 @@ class AgentTimeline:
     last_at: datetime | None = None  # the latest event's time: the charts' right edge
 
     @classmethod
-    def from_events(cls, events: Iterable[Any], recent: int = RECENT) -> "AgentTimeline":
+    def from_events(cls, events: Iterable[Any], recent: int = RECENT) -> AgentTimeline:
         timeline = cls()
         version = 0
         entries: list[Entry] = []

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.web.api_tokens import Principal
 from adapters.service.agent_history import history_entries
+from adapters.web.api_tokens import Principal
 from adapters.web.authorization import administrator, principal, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.system_pool import SystemPool

@@ -72,7 +72,7 @@ class TokenStore:
             self._db.execute("ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT")
 
     @classmethod
-    def in_home(cls, home: Path) -> "TokenStore":
+    def in_home(cls, home: Path) -> TokenStore:
         home.mkdir(parents=True, exist_ok=True)
         return cls(home / "tokens.db")
 

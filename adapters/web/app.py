@@ -8,18 +8,18 @@ shapes, `/healthz` and `/metrics`. Bodies and tokens are never logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 
-from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, System, bootstrap
 from adapters.observability.metrics import ServiceMetrics
 from adapters.web import agents_api, feedback_api, owner_pages
+from adapters.web.api_tokens import TokenStore
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
 from adapters.web.sessions import Sessions
 from adapters.web.system_pool import SystemPool

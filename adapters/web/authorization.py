@@ -9,10 +9,10 @@ from __future__ import annotations
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.web.api_tokens import Principal
 from adapters.bootstrap import System
 from adapters.service.agent_state import agent_document
 from adapters.service.learning_service import UnknownAgent
+from adapters.web.api_tokens import Principal
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `agent-learning tokens create`")
 

@@ -9,13 +9,25 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
-from typing import Mapping, Sequence
 
 from adapters.web.agent_timeline import AgentTimeline
 from adapters.web.svg import (
-    AXIS, FEEDBACK_HINT, GRID, MUTED, colour, empty_state, hline, open_svg, polyline, scale, text, time_axis, vline,
+    AXIS,
+    FEEDBACK_HINT,
+    GRID,
+    MUTED,
+    colour,
+    empty_state,
+    hline,
+    open_svg,
+    polyline,
+    scale,
+    text,
+    time_axis,
+    vline,
 )
 
 WIDTH, HEIGHT = 750, 230

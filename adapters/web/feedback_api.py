@@ -12,10 +12,10 @@ from attrs import evolve
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from adapters.web.api_tokens import Principal
 from adapters.bootstrap import System
 from adapters.messages.inbound import BadMessage, parse_message
 from adapters.service.learning_service import UnknownAgent
+from adapters.web.api_tokens import Principal
 from adapters.web.authorization import agent_not_found, principal
 from domain.commands import AgentCommand, RegisterAgent
 

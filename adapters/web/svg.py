@@ -6,9 +6,9 @@ Text that comes from data (trait names, kinds, triggers) is always escaped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
-from typing import Callable, Sequence
 
 # Distinct enough for a handful of series; beyond, colours repeat (legends still name each one).
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f", "#3d405b")

@@ -3,11 +3,21 @@ its bounds shaded, and freezes (red) and unfreezes (green) marked at the version
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Mapping, Sequence
 
 from adapters.web.svg import (
-    AXIS, FEEDBACK_HINT, GRID, MUTED, colour, empty_state, open_svg, polyline, scale, text, vline,
+    AXIS,
+    FEEDBACK_HINT,
+    GRID,
+    MUTED,
+    colour,
+    empty_state,
+    open_svg,
+    polyline,
+    scale,
+    text,
+    vline,
 )
 from domain.catalogue import TRAIT_BOUNDS, TraitBounds
 

@@ -9,11 +9,10 @@ compare-and-set, so it and the caller's final catch-up never apply a page twice.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from adapters.bootstrap import Config, bootstrap
-
 
 # The follower waits for this many notifications before it applies them (or for the time
 # below): each run reads and writes every document it touches once, so runs of a few

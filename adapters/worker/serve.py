@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from adapters.bootstrap import Config, bootstrap
 from adapters.observability.logs import fields

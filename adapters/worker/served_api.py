@@ -16,10 +16,10 @@ import time
 import uvicorn
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.worker.health import workers_health
-from adapters.worker.workers import Worker
 from adapters.observability.metrics import ServiceMetrics
 from adapters.web.app import create_app
+from adapters.worker.health import workers_health
+from adapters.worker.workers import Worker
 
 log = logging.getLogger("agent_learning.web")
 START_SECONDS = 30.0

@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from adapters.bootstrap import System
 from adapters.observability.logs import fields

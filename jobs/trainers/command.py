@@ -16,8 +16,8 @@ import shlex
 import signal
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from jobs.trainers.port import TrainingFailed, TrainingRequest, TrainingResult
 

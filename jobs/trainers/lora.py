@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import random
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import attrs
 import datasets

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
-
 from adapters.cli.main import main
 from tests.conftest import feedback, write_jsonl
 

@@ -18,7 +18,6 @@ import pytest
 from attrs import frozen
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.service.learning_service import Rejection
 from adapters.messages.outbound import (
     FEEDBACK_DLQ,
     JSON,
@@ -26,6 +25,7 @@ from adapters.messages.outbound import (
     OutboundMessage,
     stable_event_id,
 )
+from adapters.service.learning_service import Rejection
 from adapters.service.outbox_relay import RelaySink
 from domain.agent import Agent, agent_id_of
 from domain.commands import RecordFeedback, RegisterAgent

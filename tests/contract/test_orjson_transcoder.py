@@ -6,7 +6,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, TranscodingNotRegisteredError, UUIDAsHex
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
 
 from adapters.eventstore.transcoder import OrjsonTranscoder
 

@@ -17,9 +17,9 @@ import pytest
 from pymongo import MongoClient
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.service.learning_service import Rejection
 from adapters.readmodels.mongodb import CHECKPOINTS, GENERATIONS, MongoDBReadModelStore
 from adapters.readmodels.sqlite import SQLiteReadModelStore
+from adapters.service.learning_service import Rejection
 from domain.commands import (
     EndSession,
     FreezeUpdates,

@@ -23,13 +23,13 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from adapters.kafka.topics import KafkaTopics
 from adapters.kafka.relay_sink import (
     KafkaRelaySink,
     RelaySinkError,
     ensure_topics,
     read_position_records,
 )
+from adapters.kafka.topics import KafkaTopics
 from adapters.messages.outbound import FEEDBACK_DLQ, LEARNING_UPDATES, MODEL_UPDATES
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 from tests.contract.relay_sink_contract import Published, RelaySinkContract, update

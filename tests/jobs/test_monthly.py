@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.service.audit import audit_agent
 from adapters.files.file_sink import read_published
+from adapters.service.audit import audit_agent
 from domain.agent import Agent
 from domain.archetype_priors import ArchetypePriors, archetype_priors_id
 from domain.catalogue import ARCHETYPES, TRAIT_BOUNDS

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from adapters.files.file_sink import read_published
-from domain.batch_run import BatchRun, period_of
-from domain.training_job import RetryPolicy, TrainingJob
 from adapters.service.unit_of_work import load_fresh
+from domain.batch_run import BatchRun, period_of
+from domain.training_examples import Scope
+from domain.training_job import RetryPolicy, TrainingJob
 from jobs.lease import Lease
 from jobs.run import run_job
 from jobs.weekly import job_id_for
-from domain.training_examples import Scope
 from projections.training_jobs import TRAINING_JOBS
 from tests.jobs.batch_fixtures import NOW, MovableClock, good_interactions, ingest, iso, settings, tiny_trainer
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.kafka.topics import KafkaTopics
 from adapters.kafka.feedback_consumer import (
     ConsumerSettings,
     FeedbackConsumer,
     install_signal_handlers,
 )
+from adapters.kafka.topics import KafkaTopics
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 
 

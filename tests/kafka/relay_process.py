@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from adapters.bootstrap import Config, bootstrap
-from adapters.kafka.topics import KafkaTopics
 from adapters.kafka.relay_sink import KafkaRelaySink
+from adapters.kafka.topics import KafkaTopics
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 
 

@@ -24,8 +24,6 @@ import pytest
 from confluent_kafka import Producer
 
 from adapters.bootstrap import Config, System, bootstrap
-from adapters.messages.inbound import parse_message
-from adapters.kafka.topics import KafkaTopics
 from adapters.kafka.feedback_consumer import (
     NULL_VALUE_REASON,
     ConsumerSettings,
@@ -33,6 +31,8 @@ from adapters.kafka.feedback_consumer import (
     batch_trackings,
     tracking_name,
 )
+from adapters.kafka.topics import KafkaTopics
+from adapters.messages.inbound import parse_message
 from adapters.service.learning_service import Rejection
 from domain.agent import Agent
 from domain.dead_letter import DeadLetter

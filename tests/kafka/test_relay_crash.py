@@ -34,8 +34,8 @@ from confluent_kafka.admin import AdminClient
 
 from adapters.bootstrap import Config, bootstrap
 from adapters.kafka.relay_sink import ensure_topics, read_position_records
-from adapters.service.learning_service import Rejection
 from adapters.messages.outbound import stable_event_id
+from adapters.service.learning_service import Rejection
 from domain.agent import Agent, agent_id_of
 from domain.commands import RecordFeedback
 from infra.local_servers import TANSU_CONSUMER_SETTINGS

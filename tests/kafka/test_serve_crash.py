@@ -36,13 +36,13 @@ from tests.contract.test_relay_sink_kafka import (
     shows_aborted_records,
     stood_by,
 )
+from tests.kafka.serve_process import ServeProcess, ServeSetup, sample, samples
+from tests.kafka.test_feedback_consumer import at, produce
 from tests.support.exactly_once import (
     assert_read_models_equal_a_rebuild,
     assert_recorded_exactly_once,
     logged_events,
 )
-from tests.kafka.serve_process import ServeProcess, ServeSetup, sample, samples
-from tests.kafka.test_feedback_consumer import at, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

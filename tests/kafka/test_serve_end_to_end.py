@@ -16,8 +16,8 @@ from datetime import datetime
 
 import pytest
 
-from adapters.kafka.topics import KafkaTopics
 from adapters.kafka.feedback_consumer import NULL_VALUE_REASON
+from adapters.kafka.topics import KafkaTopics
 from domain.agent import Agent
 from projections.catch_up_runner import all_projections
 from tests.contract.test_relay_sink_kafka import Record, output_topics, read_records

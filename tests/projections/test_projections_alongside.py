@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from adapters.worker.projections_alongside import MAX_WAIT_SECONDS, _follow
 from adapters.readmodels.sqlite import SQLiteReadModelStore
-from projections.catch_up_runner import CatchUpRunner
+from adapters.worker.projections_alongside import MAX_WAIT_SECONDS, _follow
 from projections.agent_learning_state import STATE
+from projections.catch_up_runner import CatchUpRunner
 from projections.read_model_store import LIVE
 from tests.projections.test_projections import COLLECTIONS, snapshot_of, stream
 

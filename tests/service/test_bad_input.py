@@ -28,8 +28,8 @@ BAD = {
     "attribution out of range": (json.dumps(feedback("b7", "a", AT, traits={"empathy": 1.5})), "out of range"),
     "unknown trait": (json.dumps(feedback("b8", "a", AT, traits={"charisma": 1})), "unknown trait 'charisma'"),
     "unknown action": (json.dumps(feedback("b9", "a", AT, action="dance")), "unknown action 'dance'"),
-    "non-finite number": ('{"type":"feedback","eventId":"b10","agentId":"a","occurredAt":"%s","kind":"rating",'
-                          '"value":NaN}' % AT, "not a number JSON allows"),
+    "non-finite number": ('{"type":"feedback","eventId":"b10","agentId":"a","occurredAt":"' + AT +
+                          '","kind":"rating","value":NaN}', "not a number JSON allows"),
     "boolean as number": (json.dumps(feedback("b11", "a", AT, kind="rating", value=True)), "must be a number"),
     "unknown archetype": (json.dumps({"type": "agent_registered", "eventId": "b12", "agentId": "a",
                                       "occurredAt": AT, "archetype": "wizard"}), "unknown archetype"),
@@ -58,8 +58,9 @@ def test_each_kind_of_bad_line_is_rejected_with_its_reason(case, tmp_path, home,
 
 
 def test_dead_letters_read_model_keeps_the_original_bytes_and_reason(tmp_path, system):
-    from adapters.files.jsonl_ingest import ingest_lines
     import base64
+
+    from adapters.files.jsonl_ingest import ingest_lines
 
     raw = b'{"type": "feedback", "oops"'
     ingest_lines(system.service, [raw], "test")

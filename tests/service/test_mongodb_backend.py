@@ -12,13 +12,13 @@ import pytest
 
 from adapters.bootstrap import Config, bootstrap
 from adapters.cli.main import main
+from tests.service.test_crash_safety import make_stream, run_and_kill
+from tests.service.test_learning_service import thumbs
 from tests.support.exactly_once import (
     assert_read_models_equal_a_rebuild,
     assert_recorded_exactly_once,
     logged_events,
 )
-from tests.service.test_crash_safety import make_stream, run_and_kill
-from tests.service.test_learning_service import thumbs
 
 pytestmark = pytest.mark.mongodb
 

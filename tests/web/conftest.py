@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, bootstrap
+from adapters.web.api_tokens import TokenStore
 from adapters.web.app import create_app
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from adapters.service.agent_state import SHOW_FIELDS
-
 from tests.conftest import feedback
 
 AGENT_ROUTES = [

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from adapters.web.api_tokens import TokenStore
 from adapters.bootstrap import Config, bootstrap
 from adapters.cli.demo import run_demo
+from adapters.web.api_tokens import TokenStore
 from adapters.web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ class Server:
         self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:  # uvicorn sets it once it accepts connections

@@ -7,7 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 from adapters.web.agent_timeline import AgentTimeline, FeedbackPoint, Mark
 from adapters.web.charts import (
-    MAX_POINTS, epsilon_svg, feedback_volume_svg, recalculations_svg, reward_sentiment_svg,
+    MAX_POINTS,
+    epsilon_svg,
+    feedback_volume_svg,
+    recalculations_svg,
+    reward_sentiment_svg,
 )
 from adapters.web.trait_chart import trait_chart_svg
 from domain.catalogue import TRAIT_BOUNDS

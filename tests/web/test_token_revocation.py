@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from adapters.web.api_tokens import TokenStore
 from adapters.cli.main import main
+from adapters.web.api_tokens import TokenStore
 
 
 def _create(home, capsys, *args: str) -> tuple[str, str]:
