@@ -32,8 +32,14 @@ from projections.read_model_store import ReadModelStore
 __all__ = ["Config", "ConfigurationError", "System", "bootstrap"]
 
 # librdkafka refuses consumer-only settings in a producer's or admin client's configuration.
-CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "group.id", "isolation.level",
-                 "auto.offset.reset", "enable.auto.commit")
+CONSUMER_ONLY = (
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "group.id",
+    "isolation.level",
+    "auto.offset.reset",
+    "enable.auto.commit",
+)
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
@@ -46,11 +52,17 @@ def event_store_env(config: Config) -> dict[str, str]:
     """The eventsourcing library's settings for the configured event store."""
     if config.event_store == "sqlite":
         config.home.mkdir(parents=True, exist_ok=True)
-        return {"PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
-                "SQLITE_DBNAME": str(config.home / "events.db"), "SQLITE_LOCK_TIMEOUT": "30"}
+        return {
+            "PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
+            "SQLITE_DBNAME": str(config.home / "events.db"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
     if config.event_store.startswith(MONGODB_SCHEMES):
-        return {"PERSISTENCE_MODULE": "adapters.eventstore.mongodb", "MONGODB_URL": config.event_store,
-                "MONGODB_DATABASE": _mongodb_database(config.event_store)}
+        return {
+            "PERSISTENCE_MODULE": "adapters.eventstore.mongodb",
+            "MONGODB_URL": config.event_store,
+            "MONGODB_DATABASE": _mongodb_database(config.event_store),
+        }
     raise ConfigurationError(
         f"AGENT_LEARNING_EVENT_STORE={config.event_store!r} is not supported; use 'sqlite' or a "
         "'mongodb://host:port/database' URL"
@@ -82,9 +94,13 @@ def _ensure_topics(config: Config) -> None:
 def kafka_relay_sink(config: Config) -> KafkaRelaySink:
     _ensure_topics(config)
     extras = _client_extras(config)
-    return KafkaRelaySink(config.kafka, config.kafka_settings.topics,
-                          exactly_once=config.kafka_settings.relay_mode == "exactly-once",
-                          producer_config=extras, consumer_config=extras)
+    return KafkaRelaySink(
+        config.kafka,
+        config.kafka_settings.topics,
+        exactly_once=config.kafka_settings.relay_mode == "exactly-once",
+        producer_config=extras,
+        consumer_config=extras,
+    )
 
 
 @define
@@ -109,7 +125,9 @@ class System:
     def feedback_consumer(self, on_batch: Callable[[BatchOutcome], None] | None = None) -> FeedbackConsumer:
         """A member of the consumer group of `agent-feedback` (Kafka must be configured)."""
         if not self.config.kafka:
-            raise ConfigurationError("the feedback consumer needs Kafka: set AGENT_LEARNING_KAFKA to its bootstrap servers")
+            raise ConfigurationError(
+                "the feedback consumer needs Kafka: set AGENT_LEARNING_KAFKA to its bootstrap servers"
+            )
         _ensure_topics(self.config)
         kafka = self.config.kafka_settings
         settings = ConsumerSettings(group_id=kafka.group, client=dict(kafka.client), poll_timeout=kafka.poll_seconds)

@@ -38,16 +38,43 @@ RESULTS = Path(__file__).parent / "results"
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
 KINDS = {  # kind → weight: mostly mild positive signals, some strong and negative ones
-    "thumbs_up": 25, "rating": 20, "conversation_continued": 15, "message_copied": 12,
-    "thumbs_down": 6, "draft_edited": 5, "draft_approved": 4, "conversation_abandoned": 4,
-    "draft_rejected": 2, "abuse_flag": 0.5,
+    "thumbs_up": 25,
+    "rating": 20,
+    "conversation_continued": 15,
+    "message_copied": 12,
+    "thumbs_down": 6,
+    "draft_edited": 5,
+    "draft_approved": 4,
+    "conversation_abandoned": 4,
+    "draft_rejected": 2,
+    "abuse_flag": 0.5,
 }
 TRAITS = ("empathy", "humor", "sarcasm", "formality", "verbosity", "curiosity")
 ACTIONS = ("answer", "ask_clarifying_question", "suggest_draft", "escalate")
 ARCHETYPES = ("default", "mentor", "companion", "professional")
 PROFILES = ("conservative", "balanced", "fast")
-WORDS = ("the", "agent", "answer", "could", "you", "please", "draft", "reply", "thanks", "order", "refund",
-         "meeting", "tomorrow", "summary", "explain", "why", "short", "longer", "tone", "friendly")
+WORDS = (
+    "the",
+    "agent",
+    "answer",
+    "could",
+    "you",
+    "please",
+    "draft",
+    "reply",
+    "thanks",
+    "order",
+    "refund",
+    "meeting",
+    "tomorrow",
+    "summary",
+    "explain",
+    "why",
+    "short",
+    "longer",
+    "tone",
+    "friendly",
+)
 
 
 # ------------------------------------------------------------------ the input
@@ -84,16 +111,27 @@ def feedback_lines(agents: int, seed: int = 7) -> Iterator[bytes]:
             yield rng.choice(recent)
             continue
         if roll < 0.006:  # bad input: a kind the reward table does not know
-            yield json.dumps({"type": "feedback", "eventId": f"e-{serial}", "agentId": rng.choice(ids),
-                              "occurredAt": occurred, "kind": "thumbs_sideways"}).encode()
+            yield json.dumps(
+                {
+                    "type": "feedback",
+                    "eventId": f"e-{serial}",
+                    "agentId": rng.choice(ids),
+                    "occurredAt": occurred,
+                    "kind": "thumbs_sideways",
+                }
+            ).encode()
             continue
         a = rng.choices(range(agents), agent_weights)[0]
         common = {"eventId": f"e-{serial}", "agentId": ids[a], "occurredAt": occurred}
         if a not in started:
             started.add(a)
             if rng.random() < 0.6:
-                message = {"type": "agent_registered", **common, "archetype": rng.choice(ARCHETYPES),
-                           "ownerId": f"owner-{a % 97}"}
+                message = {
+                    "type": "agent_registered",
+                    **common,
+                    "archetype": rng.choice(ARCHETYPES),
+                    "ownerId": f"owner-{a % 97}",
+                }
                 if rng.random() < 0.2:
                     message["learningConfig"] = {"profile": rng.choice(PROFILES)}
                 yield json.dumps(message).encode()
@@ -116,9 +154,14 @@ def feedback_lines(agents: int, seed: int = 7) -> Iterator[bytes]:
             else:
                 sid = session_id[a]
             kind = rng.choices(kinds, kind_weights)[0]
-            message = {"type": "feedback", **common, "kind": kind,
-                       "value": rng.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 3))[0] if kind == "rating" else None,
-                       "sessionId": sid, "interactionId": f"i-{serial}"}
+            message = {
+                "type": "feedback",
+                **common,
+                "kind": kind,
+                "value": rng.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 3))[0] if kind == "rating" else None,
+                "sessionId": sid,
+                "interactionId": f"i-{serial}",
+            }
             if rng.random() < 0.9:
                 message["userId"] = f"u-{a}-{rng.randint(0, 19)}"
             if rng.random() < 0.7:
@@ -177,28 +220,41 @@ def measure_ingest(file: str, home: str, store: str | None = None) -> dict:
     done = time.perf_counter()
     stored = system.service.recorder.max_notification_id() or 0
     system.close()
-    return {"lines": report.lines, "recorded": report.outcome.recorded, "duplicates": report.outcome.duplicates,
-            "rejected": report.rejected, "stored_events": stored,
-            "recalculations": sum(report.outcome.recalculations.values()),
-            "ingest_seconds": ingested - started, "catch_up_seconds": done - ingested,
-            "seconds": done - started, "max_rss_mib_at_start": rss_before, "max_rss_mib": _max_rss_mib()}
+    return {
+        "lines": report.lines,
+        "recorded": report.outcome.recorded,
+        "duplicates": report.outcome.duplicates,
+        "rejected": report.rejected,
+        "stored_events": stored,
+        "recalculations": sum(report.outcome.recalculations.values()),
+        "ingest_seconds": ingested - started,
+        "catch_up_seconds": done - ingested,
+        "seconds": done - started,
+        "max_rss_mib_at_start": rss_before,
+        "max_rss_mib": _max_rss_mib(),
+    }
 
 
 def measure_bare_library(events: int, agents: int, batch_size: int, home: str) -> dict:
     """(b): the same agents in the same order and batches, each message one trivial event."""
     Path(home).mkdir(parents=True, exist_ok=True)
-    app = Application(env={
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(Path(home) / "bare.db"),
-        "SQLITE_LOCK_TIMEOUT": "30", "AGGREGATE_CACHE_MAXSIZE": "20000", "AGGREGATE_CACHE_FASTFORWARD": "n",
-        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # the cache settings of LearningService
-    })
+    app = Application(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(Path(home) / "bare.db"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "AGGREGATE_CACHE_MAXSIZE": "20000",
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # the cache settings of LearningService
+        }
+    )
     # The agent of each line, as the ingest sees them (a bad line counts as its own agent's event).
     order = [json.loads(line)["agentId"] for line in itertools.islice(feedback_lines(agents), events)]
     known: dict[str, UUID] = {}
     started = time.perf_counter()
     for start in range(0, len(order), batch_size):
         touched: dict[str, Counter] = {}
-        for agent in order[start:start + batch_size]:
+        for agent in order[start : start + batch_size]:
             counter = touched.get(agent)
             if counter is None:
                 counter = app.repository.get(known[agent]) if agent in known else Counter()
@@ -238,9 +294,13 @@ def measure_agent_load(history: int, home: str, repeat: int) -> dict:
             timings[mode].append(time.perf_counter() - started)
             assert loaded.version == version
             service.close()
-    return {"agent_events": version, "build_seconds": build_seconds, "timings": timings,
-            "snapshots_seconds": statistics.median(timings["snapshots"]),
-            "no_snapshots_seconds": statistics.median(timings["no_snapshots"])}
+    return {
+        "agent_events": version,
+        "build_seconds": build_seconds,
+        "timings": timings,
+        "snapshots_seconds": statistics.median(timings["snapshots"]),
+        "no_snapshots_seconds": statistics.median(timings["no_snapshots"]),
+    }
 
 
 def measure_rebuild(log_events: int, agents: int, home: str) -> dict:
@@ -262,22 +322,35 @@ def measure_rebuild(log_events: int, agents: int, home: str) -> dict:
     system.projections.rebuild()
     rebuild_seconds = time.perf_counter() - started
     system.close()
-    return {"messages": messages, "stored_events": stored, "build_seconds": build_seconds,
-            "catch_up_seconds": catch_up_seconds, "rebuild_seconds": rebuild_seconds}
+    return {
+        "messages": messages,
+        "stored_events": stored,
+        "build_seconds": build_seconds,
+        "catch_up_seconds": catch_up_seconds,
+        "rebuild_seconds": rebuild_seconds,
+    }
 
 
 def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-MEASUREMENTS = {"ingest": measure_ingest, "bare": measure_bare_library, "load": measure_agent_load,
-                "rebuild": measure_rebuild}
+MEASUREMENTS = {
+    "ingest": measure_ingest,
+    "bare": measure_bare_library,
+    "load": measure_agent_load,
+    "rebuild": measure_rebuild,
+}
 
 
 def _child(name: str, **kwargs) -> dict:
     """Runs one measurement in a fresh interpreter (cold caches, its own peak memory)."""
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps({"name": name, "kwargs": kwargs})],
-                          check=True, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps({"name": name, "kwargs": kwargs})],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -299,8 +372,9 @@ def run(args: argparse.Namespace) -> dict:
         for round_ in range(args.repeat):  # alternate, so drift in the machine's speed hits both
             home = Path(tmp) / f"round-{round_}"
             ingests.append(_child("ingest", file=str(file), home=str(home / "ingest")))
-            bares.append(_child("bare", events=args.events, agents=args.agents, batch_size=BATCH_SIZE,
-                                home=str(home / "bare")))
+            bares.append(
+                _child("bare", events=args.events, agents=args.agents, batch_size=BATCH_SIZE, home=str(home / "bare"))
+            )
             _progress(f"round {round_ + 1}: ingest {ingests[-1]['seconds']:.1f}s, bare {bares[-1]['seconds']:.1f}s")
         results["ingest"] = ingests
         results["bare"] = bares
@@ -308,8 +382,9 @@ def run(args: argparse.Namespace) -> dict:
             results["load"] = _child("load", history=args.history, home=str(Path(tmp) / "load"), repeat=5)
             _progress("agent load done")
         if not args.skip_rebuild:
-            results["rebuild"] = _child("rebuild", log_events=args.rebuild_events, agents=args.agents,
-                                        home=str(Path(tmp) / "rebuild"))
+            results["rebuild"] = _child(
+                "rebuild", log_events=args.rebuild_events, agents=args.agents, home=str(Path(tmp) / "rebuild")
+            )
             _progress("rebuild done")
         if args.mongodb_events:
             results["mongodb"] = measure_on_mongodb(Path(tmp), args.mongodb_events, args.agents)
@@ -363,26 +438,52 @@ def table(results: dict) -> str:
     s = results["summary"]
     first = results["ingest"][0]
     rows = [
-        ("(a) ingest end to end", f"{s['ingest_events_per_s']:,.0f} events/s",
-         f"{first['lines']:,} lines → {first['stored_events']:,} stored events, median of "
-         f"{len(results['ingest'])}; ingest alone {s['ingest_only_events_per_s']:,.0f}/s"),
-        ("(b) bare eventsourcing", f"{s['bare_events_per_s']:,.0f} events/s",
-         f"{results['bare'][0]['events']:,} events, {results['bare'][0]['aggregates']:,} aggregates"),
+        (
+            "(a) ingest end to end",
+            f"{s['ingest_events_per_s']:,.0f} events/s",
+            f"{first['lines']:,} lines → {first['stored_events']:,} stored events, median of "
+            f"{len(results['ingest'])}; ingest alone {s['ingest_only_events_per_s']:,.0f}/s",
+        ),
+        (
+            "(b) bare eventsourcing",
+            f"{s['bare_events_per_s']:,.0f} events/s",
+            f"{results['bare'][0]['events']:,} events, {results['bare'][0]['aggregates']:,} aggregates",
+        ),
         ("(a)/(b)", f"{s['ratio']:.2f}", "floor 0.40: " + ("met" if s["floor_ratio_met"] else "MISSED")),
         ("(a) floor 5,000/s", "met" if s["floor_events_per_s_met"] else "MISSED", ""),
     ]
     if "load" in results:
         load = results["load"]
-        rows.append(("(c) load agent, snapshots", f"{load['snapshots_seconds'] * 1000:,.1f} ms",
-                     f"{load['agent_events']:,} events, median of {len(load['timings']['snapshots'])}"))
-        rows.append(("(c) load agent, no snapshots", f"{load['no_snapshots_seconds'] * 1000:,.1f} ms",
-                     f"{s['load_ratio']:,.0f}× slower"))
+        rows.append(
+            (
+                "(c) load agent, snapshots",
+                f"{load['snapshots_seconds'] * 1000:,.1f} ms",
+                f"{load['agent_events']:,} events, median of {len(load['timings']['snapshots'])}",
+            )
+        )
+        rows.append(
+            (
+                "(c) load agent, no snapshots",
+                f"{load['no_snapshots_seconds'] * 1000:,.1f} ms",
+                f"{s['load_ratio']:,.0f}× slower",
+            )
+        )
     if "rebuild" in results:
         rebuild = results["rebuild"]
-        rows.append(("(d) rebuild all read models", f"{rebuild['rebuild_seconds']:,.1f} s",
-                     f"{rebuild['stored_events']:,} events, {s['rebuild_events_per_s']:,.0f} events/s"))
-    rows.append(("(e) peak memory of (a)", f"{s['peak_rss_mib']:,.0f} MiB",
-                 f"max RSS; {first['max_rss_mib_at_start']:,.0f} MiB after imports"))
+        rows.append(
+            (
+                "(d) rebuild all read models",
+                f"{rebuild['rebuild_seconds']:,.1f} s",
+                f"{rebuild['stored_events']:,} events, {s['rebuild_events_per_s']:,.0f} events/s",
+            )
+        )
+    rows.append(
+        (
+            "(e) peak memory of (a)",
+            f"{s['peak_rss_mib']:,.0f} MiB",
+            f"max RSS; {first['max_rss_mib_at_start']:,.0f} MiB after imports",
+        )
+    )
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:>{value_width}}  {note}" for name, value, note in rows)
@@ -407,8 +508,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds of (a) and (b)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every figure")
     parser.add_argument("--skip-load", action="store_true", help="leave out (c)")
-    parser.add_argument("--mongodb-events", type=int, default=0, metavar="N",
-                        help="also (a) with N messages on MongoDB (SecantusDB) beside SQLite; 0 leaves it out")
+    parser.add_argument(
+        "--mongodb-events",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also (a) with N messages on MongoDB (SecantusDB) beside SQLite; 0 leaves it out",
+    )
     parser.add_argument("--skip-rebuild", action="store_true", help="leave out (d)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -422,10 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if "mongodb" in results:
         mongo, lite = results["mongodb"]["mongodb"], results["mongodb"]["sqlite"]
-        print(f"(f) ingest end to end on MongoDB  {mongo['lines'] / mongo['seconds']:,.0f} events/s  "
-              f"{mongo['lines']:,} lines; SQLite on the same input {lite['lines'] / lite['seconds']:,.0f}/s "
-              f"(ratio {lite['seconds'] / mongo['seconds']:.2f}); SecantusDB is a reimplementation: "
-              "real MongoDB figures will differ")
+        print(
+            f"(f) ingest end to end on MongoDB  {mongo['lines'] / mongo['seconds']:,.0f} events/s  "
+            f"{mongo['lines']:,} lines; SQLite on the same input {lite['lines'] / lite['seconds']:,.0f}/s "
+            f"(ratio {lite['seconds'] / mongo['seconds']:.2f}); SecantusDB is a reimplementation: "
+            "real MongoDB figures will differ"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"ingest-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2))

@@ -80,8 +80,9 @@ class Child:
         self.name = name
         self.log_path = log_path
         with open(log_path, "ab") as log:
-            self.popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     @property
     def pid(self) -> int:
@@ -89,8 +90,10 @@ class Child:
 
     def check_running(self) -> None:
         if self.popen.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with code {self.popen.returncode}; see {self.log_path}:\n"
-                               + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:]))
+            raise RuntimeError(
+                f"{self.name} exited with code {self.popen.returncode}; see {self.log_path}:\n"
+                + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
+            )
 
     def stop(self, grace: float = 30.0) -> int | None:
         if self.popen.poll() is None:
@@ -142,9 +145,15 @@ class UpdateReader(threading.Thread):
                 self.changed.notify_all()
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-reader",
-                             "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "fetch.wait.max.ms": self.fetch_wait_ms})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "bench-reader",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": self.fetch_wait_ms,
+            }
+        )
         try:
             partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
             consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -199,9 +208,15 @@ class FeedbackProducer:
 
     def __init__(self, bootstrap: str, topic: str):
         self.topic = topic
-        self.producer = Producer({"bootstrap.servers": bootstrap, "client.id": "bench-feedback",
-                                  "linger.ms": 2, "partitioner": "murmur2_random",
-                                  "queue.buffering.max.messages": 200_000})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "client.id": "bench-feedback",
+                "linger.ms": 2,
+                "partitioner": "murmur2_random",
+                "queue.buffering.max.messages": 200_000,
+            }
+        )
 
     def send(self, key: bytes, value: bytes) -> None:
         while True:
@@ -225,9 +240,17 @@ def keyed(line: bytes) -> tuple[bytes, bytes]:
 
 def probe(event_id: str, agent_id: str, at: datetime) -> bytes:
     """A strong signal: always recalculates (the agent is never frozen here), so it has its own update."""
-    return json.dumps({"type": "feedback", "eventId": event_id, "agentId": agent_id,
-                       "occurredAt": _stamp(at), "kind": "thumbs_down", "traits": {"empathy": 0.5},
-                       "action": "answer"}).encode()
+    return json.dumps(
+        {
+            "type": "feedback",
+            "eventId": event_id,
+            "agentId": agent_id,
+            "occurredAt": _stamp(at),
+            "kind": "thumbs_down",
+            "traits": {"empathy": 0.5},
+            "action": "answer",
+        }
+    ).encode()
 
 
 class Background(threading.Thread):
@@ -265,10 +288,13 @@ class Bench:
         self.client_config = {**TANSU_CONSUMER_SETTINGS, "fetch.wait.max.ms": args.fetch_wait_ms}
 
     def topics(self, prefix: str) -> KafkaTopics:
-        topics = KafkaTopics(feedback=f"{prefix}.agent-feedback", dead_letters=f"{prefix}.agent-feedback-dlq",
-                             learning_updates=f"{prefix}.agent-learning-updates",
-                             model_updates=f"{prefix}.agent-model-updates",
-                             relay_positions=f"{prefix}.agent-learning-relay-positions")
+        topics = KafkaTopics(
+            feedback=f"{prefix}.agent-feedback",
+            dead_letters=f"{prefix}.agent-feedback-dlq",
+            learning_updates=f"{prefix}.agent-learning-updates",
+            model_updates=f"{prefix}.agent-model-updates",
+            relay_positions=f"{prefix}.agent-learning-relay-positions",
+        )
         ensure_topics(AdminClient({"bootstrap.servers": self.broker.bootstrap}), topics)
         return topics
 
@@ -276,22 +302,37 @@ class Bench:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_LEARNING_")}
         log = self.work / f"{prefix}.log"
         if design == "ours":
-            env.update({
-                "AGENT_LEARNING_HOME": str(self.work / prefix), "AGENT_LEARNING_KAFKA": self.broker.bootstrap,
-                "AGENT_LEARNING_KAFKA_GROUP": f"{prefix}.agent-learning",
-                "AGENT_LEARNING_KAFKA_CLIENT_CONFIG": json.dumps(self.client_config),
-                "AGENT_LEARNING_TOPIC_FEEDBACK": topics.feedback, "AGENT_LEARNING_TOPIC_DLQ": topics.dead_letters,
-                "AGENT_LEARNING_TOPIC_UPDATES": topics.learning_updates,
-                "AGENT_LEARNING_TOPIC_MODEL_UPDATES": topics.model_updates,
-                "AGENT_LEARNING_TOPIC_RELAY_POSITIONS": topics.relay_positions,
-            })
-            argv = [str(Path(sys.executable).parent / "agent-learning"), "serve",
-                    "--http", f"127.0.0.1:{free_port()}"]
+            env.update(
+                {
+                    "AGENT_LEARNING_HOME": str(self.work / prefix),
+                    "AGENT_LEARNING_KAFKA": self.broker.bootstrap,
+                    "AGENT_LEARNING_KAFKA_GROUP": f"{prefix}.agent-learning",
+                    "AGENT_LEARNING_KAFKA_CLIENT_CONFIG": json.dumps(self.client_config),
+                    "AGENT_LEARNING_TOPIC_FEEDBACK": topics.feedback,
+                    "AGENT_LEARNING_TOPIC_DLQ": topics.dead_letters,
+                    "AGENT_LEARNING_TOPIC_UPDATES": topics.learning_updates,
+                    "AGENT_LEARNING_TOPIC_MODEL_UPDATES": topics.model_updates,
+                    "AGENT_LEARNING_TOPIC_RELAY_POSITIONS": topics.relay_positions,
+                }
+            )
+            argv = [str(Path(sys.executable).parent / "agent-learning"), "serve", "--http", f"127.0.0.1:{free_port()}"]
         else:
-            argv = [sys.executable, str(NAIVE_CONSUMER), "--bootstrap", self.broker.bootstrap,
-                    "--group", f"{prefix}.naive", "--feedback-topic", topics.feedback,
-                    "--updates-topic", topics.learning_updates, "--dlq-topic", topics.dead_letters,
-                    "--client-config", json.dumps(self.client_config)]
+            argv = [
+                sys.executable,
+                str(NAIVE_CONSUMER),
+                "--bootstrap",
+                self.broker.bootstrap,
+                "--group",
+                f"{prefix}.naive",
+                "--feedback-topic",
+                topics.feedback,
+                "--updates-topic",
+                topics.learning_updates,
+                "--dlq-topic",
+                topics.dead_letters,
+                "--client-config",
+                json.dumps(self.client_config),
+            ]
             if self.mongo is not None:
                 argv += ["--store", "mongodb", "--mongodb", self.mongo.url, "--database", "naive"]
             else:
@@ -333,11 +374,15 @@ class Bench:
         """CPU seconds so far of the design's process, its document store (ours: SQLite, inside the
         process; naive: SecantusDB) and the broker."""
         store = cpu_seconds(self.mongo.process.pid) if self.mongo is not None else 0.0
-        return {"cpu_seconds": cpu_seconds(child.pid), "store_cpu_seconds": store,
-                "broker_cpu_seconds": cpu_seconds(self.broker.process.pid)}
+        return {
+            "cpu_seconds": cpu_seconds(child.pid),
+            "store_cpu_seconds": store,
+            "broker_cpu_seconds": cpu_seconds(self.broker.process.pid),
+        }
 
-    def warm_up(self, producer: FeedbackProducer, reader: UpdateReader, child: Child, agent_ids: list[str],
-                tag: str) -> None:
+    def warm_up(
+        self, producer: FeedbackProducer, reader: UpdateReader, child: Child, agent_ids: list[str], tag: str
+    ) -> None:
         """One probe per agent, and wait for every update: the group has joined, the pipeline runs."""
         keys = set()
         at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
@@ -370,11 +415,19 @@ class Bench:
             finished = reader.wait_for(expected, args.timeout, child)
             if finished is None:
                 missing = len(expected - reader.seen.keys())
-                raise RuntimeError(f"{design}: {missing} of {len(expected)} final updates missing after "
-                                   f"{args.timeout} s; see {child.log_path}")
+                raise RuntimeError(
+                    f"{design}: {missing} of {len(expected)} final updates missing after "
+                    f"{args.timeout} s; see {child.log_path}"
+                )
             cpu = {name: seconds - cpu_before[name] for name, seconds in self.cpu(child).items()}
-            result = {**cpu, "design": design, "messages": len(burst), "seconds": finished - started,
-                      "produce_seconds": produced - started, "messages_per_s": len(burst) / (finished - started)}
+            result = {
+                **cpu,
+                "design": design,
+                "messages": len(burst),
+                "seconds": finished - started,
+                "produce_seconds": produced - started,
+                "messages_per_s": len(burst) / (finished - started),
+            }
         result.update(usage)
         result["updates_per_message"] = usage["updates_unique"] / len(burst)
         return result
@@ -412,10 +465,16 @@ class Bench:
             finally:
                 background.stop()
             latencies = [reader.seen[k] - t if k in reader.seen else None for k, t in sent.items()]
-            result = {"design": design, "probes": len(sent), "received": sum(k in reader.seen for k in sent),
-                      "background_rate": args.background_rate, "background_sent": background.sent,
-                      "background_achieved_rate": background.sent / max(background.seconds, 1e-9),
-                      "probe_seconds": probing, "latencies_s": latencies}
+            result = {
+                "design": design,
+                "probes": len(sent),
+                "received": sum(k in reader.seen for k in sent),
+                "background_rate": args.background_rate,
+                "background_sent": background.sent,
+                "background_achieved_rate": background.sent / max(background.seconds, 1e-9),
+                "probe_seconds": probing,
+                "latencies_s": latencies,
+            }
         result.update(usage)
         result.update(latency_summary(latencies))
         return result
@@ -486,11 +545,16 @@ def latency_summary(latencies: list[float | None]) -> dict:
     def median(part: list[float | None]) -> float | None:
         return ms(statistics.median(x if x is not None else float("inf") for x in part))
 
-    return {"p50_ms": quantile(0.50), "p90_ms": quantile(0.90), "p99_ms": quantile(0.99), "max_ms": ms(ordered[-1]),
-            "missing": sum(x is None for x in latencies),
-            # a design that falls behind the background shows as a rising latency
-            "first_quarter_median_ms": median(latencies[:quarter]),
-            "last_quarter_median_ms": median(latencies[-quarter:])}
+    return {
+        "p50_ms": quantile(0.50),
+        "p90_ms": quantile(0.90),
+        "p99_ms": quantile(0.99),
+        "max_ms": ms(ordered[-1]),
+        "missing": sum(x is None for x in latencies),
+        # a design that falls behind the background shows as a rising latency
+        "first_quarter_median_ms": median(latencies[:quarter]),
+        "last_quarter_median_ms": median(latencies[-quarter:]),
+    }
 
 
 # ------------------------------------------------------------------ driver
@@ -498,32 +562,42 @@ def latency_summary(latencies: list[float | None]) -> dict:
 
 def run(args: argparse.Namespace, work: Path) -> dict:
     results: dict[str, Any] = {
-        "machine": {"nproc": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "nproc": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "parameters": dict(vars(args)),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "throughput": [], "latency": [],
+        "throughput": [],
+        "latency": [],
     }
     broker = KafkaBroker.start(log_dir=work / "tansu")
     try:
         bench = Bench(args, broker, work)
         results["context"] = {"kafka_floor": bench.kafka_floor(), "mongo": bench.mongo_round_trips()}
-        _progress(f"context: Kafka produce→consume p50 {results['context']['kafka_floor']['p50_ms']:.1f} ms, "
-                  f"SecantusDB find+replace {results['context']['mongo']['pairs_per_s']:,.0f}/s")
+        _progress(
+            f"context: Kafka produce→consume p50 {results['context']['kafka_floor']['p50_ms']:.1f} ms, "
+            f"SecantusDB find+replace {results['context']['mongo']['pairs_per_s']:,.0f}/s"
+        )
         for round_ in range(1, args.repeat + 1):
             order = DESIGNS if round_ % 2 else DESIGNS[::-1]  # drift of the machine hits every design
             for design in order:
                 result = bench.throughput(design, f"{design}-tp{round_}")
                 result["round"] = round_
                 results["throughput"].append(result)
-                _progress(f"round {round_} {design} throughput: {result['messages_per_s']:,.0f} msg/s "
-                          f"({result['seconds']:.1f} s), peak RSS {result['peak_rss_mib']:.0f} MiB")
+                _progress(
+                    f"round {round_} {design} throughput: {result['messages_per_s']:,.0f} msg/s "
+                    f"({result['seconds']:.1f} s), peak RSS {result['peak_rss_mib']:.0f} MiB"
+                )
             for design in order:
                 result = bench.latency(design, f"{design}-lat{round_}")
                 result["round"] = round_
                 results["latency"].append(result)
-                _progress(f"round {round_} {design} latency: p50 {_ms(result['p50_ms'])}, "
-                          f"p99 {_ms(result['p99_ms'])} ({result['received']}/{result['probes']} probes)")
+                _progress(
+                    f"round {round_} {design} latency: p50 {_ms(result['p50_ms'])}, "
+                    f"p99 {_ms(result['p99_ms'])} ({result['received']}/{result['probes']} probes)"
+                )
         results["broker_peak_rss_mib"] = peak_rss_mib(broker.process.pid)
     finally:
         broker.stop()
@@ -536,8 +610,10 @@ def summarise(results: dict) -> dict:
     for design in DESIGNS:
         tp = [r for r in results["throughput"] if r["design"] == design]
         lat = [r for r in results["latency"] if r["design"] == design]
-        per_message = {name: statistics.median(r[name] / r["messages"] * 1000 for r in tp)
-                       for name in ("cpu_seconds", "store_cpu_seconds", "broker_cpu_seconds")}
+        per_message = {
+            name: statistics.median(r[name] / r["messages"] * 1000 for r in tp)
+            for name in ("cpu_seconds", "store_cpu_seconds", "broker_cpu_seconds")
+        }
         summary[design] = {
             "messages_per_s": statistics.median(r["messages_per_s"] for r in tp),
             "cpu_ms_per_message": per_message["cpu_seconds"],
@@ -561,10 +637,13 @@ def ratios(ours: dict, other: dict) -> dict:
     def total_cpu(d: dict) -> float:
         return d["cpu_ms_per_message"] + d["store_cpu_ms_per_message"]
 
-    return {"throughput": ratio(ours["messages_per_s"], other["messages_per_s"]),
-            "p50": ratio(ours["p50_ms"], other["p50_ms"]), "p99": ratio(ours["p99_ms"], other["p99_ms"]),
-            "cpu_per_message_with_store": ratio(total_cpu(ours), total_cpu(other)),
-            "peak_rss": ratio(ours["peak_rss_mib"], other["peak_rss_mib"])}
+    return {
+        "throughput": ratio(ours["messages_per_s"], other["messages_per_s"]),
+        "p50": ratio(ours["p50_ms"], other["p50_ms"]),
+        "p99": ratio(ours["p99_ms"], other["p99_ms"]),
+        "cpu_per_message_with_store": ratio(total_cpu(ours), total_cpu(other)),
+        "peak_rss": ratio(ours["peak_rss_mib"], other["peak_rss_mib"]),
+    }
 
 
 def _ms(value: float | None) -> str:
@@ -589,32 +668,42 @@ def table(results: dict) -> str:
 
     rows = [
         ("", "ours (serve)", "naive", "naive-nostore", "ours/naive", "ours/nostore"),
-        row("throughput, msg/s (median of rounds)", [f"{x['messages_per_s']:,.0f}" for x in d],
-            [_x(x["throughput"]) for x in r]),
+        row(
+            "throughput, msg/s (median of rounds)",
+            [f"{x['messages_per_s']:,.0f}" for x in d],
+            [_x(x["throughput"]) for x in r],
+        ),
         row("latency p50, ms", [ms(x["p50_ms"]) for x in d], [_x(x["p50"]) for x in r]),
         row("latency p99, ms", [ms(x["p99_ms"]) for x in d], [_x(x["p99"]) for x in r]),
-        row("latency median, 1st / last quarter, ms",
-            [f"{ms(x['first_quarter_median_ms'])} / {ms(x['last_quarter_median_ms'])}" for x in d]),
+        row(
+            "latency median, 1st / last quarter, ms",
+            [f"{ms(x['first_quarter_median_ms'])} / {ms(x['last_quarter_median_ms'])}" for x in d],
+        ),
         row(f"probes without an update within {wait:.0f} s", [f"{x['missing']}" for x in d]),
         row("background achieved, msg/s (lowest)", [f"{x['background_achieved_rate']:,.0f}" for x in d]),
         row("CPU ms/message: process", [f"{x['cpu_ms_per_message']:.2f}" for x in d]),
-        row("CPU ms/message: process + store", [f"{x['cpu_ms_per_message'] + x['store_cpu_ms_per_message']:.2f}"
-                                                for x in d], [_x(x["cpu_per_message_with_store"]) for x in r]),
+        row(
+            "CPU ms/message: process + store",
+            [f"{x['cpu_ms_per_message'] + x['store_cpu_ms_per_message']:.2f}" for x in d],
+            [_x(x["cpu_per_message_with_store"]) for x in r],
+        ),
         row("CPU ms/message: broker", [f"{x['broker_cpu_ms_per_message']:.2f}" for x in d]),
-        row("peak RSS of the process, MiB", [f"{x['peak_rss_mib']:,.0f}" for x in d],
-            [_x(x["peak_rss"]) for x in r]),
+        row("peak RSS of the process, MiB", [f"{x['peak_rss_mib']:,.0f}" for x in d], [_x(x["peak_rss"]) for x in r]),
         row("peak RSS of the store server, MiB", ["(in process)", f"{d[1]['store_peak_rss_mib']:,.0f}", "–"]),
         row("updates per message", [f"{x['updates_per_message']:.3f}" for x in d]),
         row("duplicate updates seen (same event-id)", [f"{x['duplicate_updates']}" for x in d]),
     ]
     widths = [max(len(row_[i]) for row_ in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join([f"{row_[0]:<{widths[0]}}", *(f"{c:>{w}}" for c, w in zip(row_[1:], widths[1:]))])
-             for row_ in rows]
+    lines = [
+        "  ".join([f"{row_[0]:<{widths[0]}}", *(f"{c:>{w}}" for c, w in zip(row_[1:], widths[1:]))]) for row_ in rows
+    ]
     context = results["context"]
     floor = context["kafka_floor"]
-    lines.append(f"context: Tansu produce→consume alone p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms; "
-                 f"SecantusDB find_one+replace_one of an agent document {context['mongo']['pairs_per_s']:,.0f} "
-                 f"pairs/s (one client); Tansu peak RSS {results['broker_peak_rss_mib']:,.0f} MiB")
+    lines.append(
+        f"context: Tansu produce→consume alone p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms; "
+        f"SecantusDB find_one+replace_one of an agent document {context['mongo']['pairs_per_s']:,.0f} "
+        f"pairs/s (one client); Tansu peak RSS {results['broker_peak_rss_mib']:,.0f} MiB"
+    )
     return "\n".join(lines)
 
 
@@ -628,15 +717,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--probes", type=int, default=200, help="strong signals timed for the latency")
     parser.add_argument("--probe-rate", type=float, default=5.0, help="probes per second")
-    parser.add_argument("--background-rate", type=float, default=500.0, help="ordinary feedback per second "
-                        "while probing")
+    parser.add_argument(
+        "--background-rate", type=float, default=500.0, help="ordinary feedback per second while probing"
+    )
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of background before the first probe")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the designs' order alternates")
-    parser.add_argument("--fetch-wait-ms", type=int, default=10, help="fetch.wait.max.ms of every consumer: "
-                        "Tansu answers a waiting fetch only when it times out, not when data arrives")
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=10,
+        help="fetch.wait.max.ms of every consumer: "
+        "Tansu answers a waiting fetch only when it times out, not when data arrives",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for a burst's updates")
-    parser.add_argument("--latency-wait", type=float, default=60.0, help="seconds to wait for the probes' "
-                        "updates after the last probe; later ones count as not in time")
+    parser.add_argument(
+        "--latency-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the probes' updates after the last probe; later ones count as not in time",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args(argv)

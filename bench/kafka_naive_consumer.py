@@ -51,10 +51,24 @@ class InMemoryAgents:
 
 def run(args: argparse.Namespace, stop: threading.Event) -> None:
     extra = json.loads(args.client_config or "{}")
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "client.id": "naive", "group.id": args.group,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": True, **extra})
-    producer = Producer({"bootstrap.servers": args.bootstrap, "client.id": "naive", "linger.ms": 5,
-                         **{k: v for k, v in extra.items() if k not in CONSUMER_ONLY}})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "client.id": "naive",
+            "group.id": args.group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": True,
+            **extra,
+        }
+    )
+    producer = Producer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "client.id": "naive",
+            "linger.ms": 5,
+            **{k: v for k, v in extra.items() if k not in CONSUMER_ONLY},
+        }
+    )
     client: MongoClient | None = None
     if args.store == "memory":
         agents = InMemoryAgents()
@@ -84,14 +98,22 @@ def handle(message, agents, producer: Producer, args: argparse.Namespace) -> Non
     try:
         command = parse_message(message.value() or b"", DEFAULT_SETTINGS)
     except BadMessage as error:
-        producer.produce(args.dlq_topic, key=message.key(), value=message.value(),
-                         headers=[("rejection-reason", str(error).encode())])
+        producer.produce(
+            args.dlq_topic,
+            key=message.key(),
+            value=message.value(),
+            headers=[("rejection-reason", str(error).encode())],
+        )
         return
     try:
         doc, updates = apply(agents.find_one({"_id": command.agent_id}), command, DEFAULT_SETTINGS)
     except ValueError as error:  # a rule the parser could not check (unknown archetype …)
-        producer.produce(args.dlq_topic, key=message.key(), value=message.value(),
-                         headers=[("rejection-reason", str(error).encode())])
+        producer.produce(
+            args.dlq_topic,
+            key=message.key(),
+            value=message.value(),
+            headers=[("rejection-reason", str(error).encode())],
+        )
         return
     agents.replace_one({"_id": command.agent_id}, doc, upsert=True)
     for body in updates:
@@ -99,8 +121,11 @@ def handle(message, agents, producer: Producer, args: argparse.Namespace) -> Non
 
 
 def produce(producer: Producer, topic: str, body: dict) -> None:
-    headers = [("event-id", body["eventId"].encode()), ("event-type", body["type"].encode()),
-               ("content-type", b"application/json")]
+    headers = [
+        ("event-id", body["eventId"].encode()),
+        ("event-type", body["type"].encode()),
+        ("content-type", b"application/json"),
+    ]
     value = json.dumps(body, separators=(",", ":")).encode()
     while True:
         try:

@@ -22,20 +22,40 @@ from domain.triggers import freeze_due, trigger_after_event
 Document = dict[str, Any]
 
 
-def new_document(agent_id: str, at: datetime, settings: LearningSettings, archetype: str = "default",
-                 owner_id: str | None = None, config: LearningConfig | None = None) -> Document:
+def new_document(
+    agent_id: str,
+    at: datetime,
+    settings: LearningSettings,
+    archetype: str = "default",
+    owner_id: str | None = None,
+    config: LearningConfig | None = None,
+) -> Document:
     chosen = settings.archetype(archetype)
     capped, _caps = cap_event_config(config or LearningConfig(), settings)
     epsilon = effective_rates(capped, settings).epsilon
     preferences = dict(chosen.action_priors)
     return {
-        "_id": agent_id, "archetype": chosen.name, "ownerId": owner_id,
-        "priors": dict(chosen.trait_priors), "learned": dict(chosen.trait_priors),
-        "effective": dict(chosen.trait_priors), "preferences": preferences, "epsilon": epsilon,
+        "_id": agent_id,
+        "archetype": chosen.name,
+        "ownerId": owner_id,
+        "priors": dict(chosen.trait_priors),
+        "learned": dict(chosen.trait_priors),
+        "effective": dict(chosen.trait_priors),
+        "preferences": preferences,
+        "epsilon": epsilon,
         "policy": published_policy(preferences, epsilon, tuple(chosen.action_priors)),
-        "config": capped.to_dict(), "feedbackCount": 0, "pending": [], "sentiment": 0.0,
-        "belowSince": None, "frozen": False, "lastUpdateAt": at, "lastActivityAt": at,
-        "lastBatchFeedbackAt": None, "lastBatchVariance": None, "version": 0, "confidence": ARCHETYPE,
+        "config": capped.to_dict(),
+        "feedbackCount": 0,
+        "pending": [],
+        "sentiment": 0.0,
+        "belowSince": None,
+        "frozen": False,
+        "lastUpdateAt": at,
+        "lastActivityAt": at,
+        "lastBatchFeedbackAt": None,
+        "lastBatchVariance": None,
+        "version": 0,
+        "confidence": ARCHETYPE,
     }
 
 
@@ -43,8 +63,9 @@ def apply(doc: Document | None, command: Any, settings: LearningSettings) -> tup
     """The agent's document after `command`, and the update messages (bodies) it causes."""
     if doc is None:
         if isinstance(command, RegisterAgent):
-            return new_document(command.agent_id, command.occurred_at, settings, command.archetype,
-                                command.owner_id, command.config), []
+            return new_document(
+                command.agent_id, command.occurred_at, settings, command.archetype, command.owner_id, command.config
+            ), []
         doc = new_document(command.agent_id, command.occurred_at, settings)  # feedback before registration
     elif isinstance(command, RegisterAgent):
         chosen = settings.archetype(command.archetype)
@@ -59,8 +80,14 @@ def apply(doc: Document | None, command: Any, settings: LearningSettings) -> tup
         doc["belowSince"] = (doc["belowSince"] or command.occurred_at) if below else None
         doc["sentiment"] = sentiment
         doc["feedbackCount"] += 1
-        doc["pending"].append({"reward": reward, "traits": dict(command.traits), "action": command.action,
-                               "occurredAt": command.occurred_at})
+        doc["pending"].append(
+            {
+                "reward": reward,
+                "traits": dict(command.traits),
+                "action": command.action,
+                "occurredAt": command.occurred_at,
+            }
+        )
         strong = settings.rewards.is_strong_signal(command.kind)
     elif isinstance(command, ConfigureLearning):
         _configure(doc, command.config, settings)
@@ -80,34 +107,68 @@ def _configure(doc: Document, config: LearningConfig, settings: LearningSettings
     doc["config"] = capped.to_dict()
 
 
-def _after_event(doc: Document, at: datetime, settings: LearningSettings, strong: bool,
-                 session_end: bool) -> list[dict]:
+def _after_event(
+    doc: Document, at: datetime, settings: LearningSettings, strong: bool, session_end: bool
+) -> list[dict]:
     if freeze_due(frozen=doc["frozen"], below_since=doc["belowSince"], time=at, settings=settings):
         doc["frozen"] = True
-        return [{"type": "AgentUpdatesFrozen", "eventId": f"{doc['_id']}:frozen:{to_iso(at)}",
-                 "agentId": doc["_id"], "reason": "sentiment", "sentiment": doc["sentiment"],
-                 "occurredAt": to_iso(at)}]
-    trigger = trigger_after_event(frozen=doc["frozen"], pending_count=len(doc["pending"]),
-                                  strong_signal=strong, session_end=session_end, settings=settings)
+        return [
+            {
+                "type": "AgentUpdatesFrozen",
+                "eventId": f"{doc['_id']}:frozen:{to_iso(at)}",
+                "agentId": doc["_id"],
+                "reason": "sentiment",
+                "sentiment": doc["sentiment"],
+                "occurredAt": to_iso(at),
+            }
+        ]
+    trigger = trigger_after_event(
+        frozen=doc["frozen"],
+        pending_count=len(doc["pending"]),
+        strong_signal=strong,
+        session_end=session_end,
+        settings=settings,
+    )
     if trigger is None:
         return []
     state = LearningState(
-        priors=doc["priors"], learned=doc["learned"], preferences=doc["preferences"], epsilon=doc["epsilon"],
-        feedback_count=doc["feedbackCount"], sentiment=doc["sentiment"],
-        last_batch_feedback_at=doc["lastBatchFeedbackAt"], last_batch_variance=doc["lastBatchVariance"],
+        priors=doc["priors"],
+        learned=doc["learned"],
+        preferences=doc["preferences"],
+        epsilon=doc["epsilon"],
+        feedback_count=doc["feedbackCount"],
+        sentiment=doc["sentiment"],
+        last_batch_feedback_at=doc["lastBatchFeedbackAt"],
+        last_batch_variance=doc["lastBatchVariance"],
     )
     batch = [PendingFeedback(p["reward"], p["traits"], p["action"], p["occurredAt"]) for p in doc["pending"]]
-    result = recalculate(state, batch, effective_rates(LearningConfig.from_dict(doc["config"]), settings),
-                         settings)
+    result = recalculate(state, batch, effective_rates(LearningConfig.from_dict(doc["config"]), settings), settings)
     doc.update(
-        version=doc["version"] + 1, learned=result.learned, effective=result.effective,
-        preferences=result.preferences, policy=result.policy, epsilon=result.epsilon,
-        lastBatchVariance=result.last_batch_variance, lastBatchFeedbackAt=result.last_batch_feedback_at,
-        confidence=result.confidence, lastUpdateAt=at, pending=[],
+        version=doc["version"] + 1,
+        learned=result.learned,
+        effective=result.effective,
+        preferences=result.preferences,
+        policy=result.policy,
+        epsilon=result.epsilon,
+        lastBatchVariance=result.last_batch_variance,
+        lastBatchFeedbackAt=result.last_batch_feedback_at,
+        confidence=result.confidence,
+        lastUpdateAt=at,
+        pending=[],
     )
-    return [{
-        "type": "AgentLearningUpdated", "eventId": f"{doc['_id']}:{doc['version']}", "agentId": doc["_id"],
-        "version": doc["version"], "trigger": trigger, "traits": result.effective,
-        "learnedTraits": result.learned, "actionPolicy": result.policy, "explorationEpsilon": result.epsilon,
-        "confidence": result.confidence, "metrics": result.metrics, "occurredAt": to_iso(at),
-    }]
+    return [
+        {
+            "type": "AgentLearningUpdated",
+            "eventId": f"{doc['_id']}:{doc['version']}",
+            "agentId": doc["_id"],
+            "version": doc["version"],
+            "trigger": trigger,
+            "traits": result.effective,
+            "learnedTraits": result.learned,
+            "actionPolicy": result.policy,
+            "explorationEpsilon": result.epsilon,
+            "confidence": result.confidence,
+            "metrics": result.metrics,
+            "occurredAt": to_iso(at),
+        }
+    ]

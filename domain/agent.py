@@ -129,8 +129,9 @@ class Agent(TextIdAggregate):
 
         def apply(self, agent: Agent) -> None:
             agent.feedback_count += 1
-            agent.pending.append({"reward": self.reward, "traits": self.traits, "action": self.action,
-                                  "occurred_at": self.occurred_at})
+            agent.pending.append(
+                {"reward": self.reward, "traits": self.traits, "action": self.action, "occurred_at": self.occurred_at}
+            )
             agent.sentiment = self.sentiment
             agent.below_since = self.below_since
             agent._touch(self.occurred_at, self.event_id)
@@ -226,8 +227,13 @@ class Agent(TextIdAggregate):
             event_id=command.event_id,
         )
         if caps:
-            agent._configured(config=config.to_dict(), epsilon=agent.epsilon, caps=caps,
-                              occurred_at=command.occurred_at, event_id=None)
+            agent._configured(
+                config=config.to_dict(),
+                epsilon=agent.epsilon,
+                caps=caps,
+                occurred_at=command.occurred_at,
+                event_id=None,
+            )
         return agent
 
     @event(AgentRegistered)
@@ -279,9 +285,13 @@ class Agent(TextIdAggregate):
         if self._seen(command.event_id):
             return DUPLICATE
         archetype = settings.archetype(command.archetype)
-        self._amended(archetype=archetype.name, owner_id=command.owner_id,
-                      priors=dict(archetype.trait_priors), occurred_at=command.occurred_at,
-                      event_id=command.event_id)
+        self._amended(
+            archetype=archetype.name,
+            owner_id=command.owner_id,
+            priors=dict(archetype.trait_priors),
+            occurred_at=command.occurred_at,
+            event_id=command.event_id,
+        )
         if command.config is not None:
             self._configure(command.config, None, command.occurred_at, settings, cap=True)
         self._after_event(command.occurred_at, settings)
@@ -305,29 +315,35 @@ class Agent(TextIdAggregate):
             below_since = None
         self.trigger_event(
             self.FeedbackRecorded,
-            event_id=command.event_id, kind=command.kind, value=command.value, reward=reward,
-            traits=dict(command.traits), action=command.action, session_id=command.session_id,
-            interaction_id=command.interaction_id, user_id=command.user_id,
-            prompt=command.prompt, response=command.response, sentiment=sentiment,
-            below_since=below_since, occurred_at=command.occurred_at,
+            event_id=command.event_id,
+            kind=command.kind,
+            value=command.value,
+            reward=reward,
+            traits=dict(command.traits),
+            action=command.action,
+            session_id=command.session_id,
+            interaction_id=command.interaction_id,
+            user_id=command.user_id,
+            prompt=command.prompt,
+            response=command.response,
+            sentiment=sentiment,
+            below_since=below_since,
+            occurred_at=command.occurred_at,
         )
-        self._after_event(command.occurred_at, settings,
-                          strong_signal=settings.rewards.is_strong_signal(command.kind))
+        self._after_event(command.occurred_at, settings, strong_signal=settings.rewards.is_strong_signal(command.kind))
         return RECORDED
 
     def end_session(self, command: EndSession, settings: LearningSettings) -> str:
         if self._seen(command.event_id):
             return DUPLICATE
-        self._session_ended(event_id=command.event_id, session_id=command.session_id,
-                            occurred_at=command.occurred_at)
+        self._session_ended(event_id=command.event_id, session_id=command.session_id, occurred_at=command.occurred_at)
         self._after_event(command.occurred_at, settings, session_end=True)
         return RECORDED
 
     def record_activity(self, command: RecordActivity, settings: LearningSettings) -> str:
         if self._seen(command.event_id):
             return DUPLICATE
-        self._activity_recorded(event_id=command.event_id, activity=command.activity,
-                                occurred_at=command.occurred_at)
+        self._activity_recorded(event_id=command.event_id, activity=command.activity, occurred_at=command.occurred_at)
         self._after_event(command.occurred_at, settings)
         return RECORDED
 
@@ -335,9 +351,14 @@ class Agent(TextIdAggregate):
         """The periodic check at `now`: the freeze check, then the timer trigger."""
         if self._freeze_if_due(now, settings):
             return RECORDED
-        if timer_due(frozen=self.frozen, pending_count=len(self.pending), now=now,
-                     last_update_at=self.last_update_at, last_activity_at=self.last_activity_at,
-                     settings=settings):
+        if timer_due(
+            frozen=self.frozen,
+            pending_count=len(self.pending),
+            now=now,
+            last_update_at=self.last_update_at,
+            last_activity_at=self.last_activity_at,
+            settings=settings,
+        ):
             self._recalculate(TIMER, now, settings)
             return RECORDED
         return UNCHANGED
@@ -345,8 +366,7 @@ class Agent(TextIdAggregate):
     def freeze(self, command: FreezeUpdates) -> str:
         if self.frozen:
             return UNCHANGED
-        self._frozen(reason=command.reason, sentiment=self.sentiment, by=command.by,
-                     occurred_at=command.occurred_at)
+        self._frozen(reason=command.reason, sentiment=self.sentiment, by=command.by, occurred_at=command.occurred_at)
         return RECORDED
 
     def unfreeze(self, command: UnfreezeUpdates) -> str:
@@ -355,15 +375,15 @@ class Agent(TextIdAggregate):
         self._unfrozen(reason=command.reason, by=command.by, occurred_at=command.occurred_at)
         return RECORDED
 
-    def refresh_priors(self, archetype: str, priors: Mapping[str, float], period: str,
-                       occurred_at: datetime) -> str:
+    def refresh_priors(self, archetype: str, priors: Mapping[str, float], period: str, occurred_at: datetime) -> str:
         """Takes an archetype's refreshed priors, if this agent is of that archetype and holds others.
 
         Not an activity: it moves no timer and triggers no recalculation; the next one blends with them."""
         if self.archetype != archetype or self.priors == dict(priors):
             return UNCHANGED
-        self._priors_refreshed(archetype=archetype, before=dict(self.priors), after=dict(priors), period=period,
-                               occurred_at=occurred_at)
+        self._priors_refreshed(
+            archetype=archetype, before=dict(self.priors), after=dict(priors), period=period, occurred_at=occurred_at
+        )
         return RECORDED
 
     # ------------------------------------------------------------ derived views
@@ -373,8 +393,12 @@ class Agent(TextIdAggregate):
 
     def learning_state(self) -> LearningState:
         return LearningState(
-            priors=self.priors, learned=self.learned, preferences=self.preferences,
-            epsilon=self.epsilon, feedback_count=self.feedback_count, sentiment=self.sentiment,
+            priors=self.priors,
+            learned=self.learned,
+            preferences=self.preferences,
+            epsilon=self.epsilon,
+            feedback_count=self.feedback_count,
+            sentiment=self.sentiment,
             last_batch_feedback_at=self.last_batch_feedback_at,
             last_batch_variance=self.last_batch_variance,
         )
@@ -391,8 +415,9 @@ class Agent(TextIdAggregate):
     def _seen(self, event_id: str | None) -> bool:
         return event_id is not None and event_id in self.seen_event_ids
 
-    def _configure(self, config: LearningConfig, event_id: str | None, at: datetime,
-                   settings: LearningSettings, *, cap: bool) -> None:
+    def _configure(
+        self, config: LearningConfig, event_id: str | None, at: datetime, settings: LearningSettings, *, cap: bool
+    ) -> None:
         caps: list[dict] = []
         if cap:
             config, caps = cap_event_config(config, settings)
@@ -402,13 +427,18 @@ class Agent(TextIdAggregate):
         epsilon = new_epsilon if new_epsilon != old_epsilon else self.epsilon
         self._configured(config=config.to_dict(), epsilon=epsilon, caps=caps, occurred_at=at, event_id=event_id)
 
-    def _after_event(self, time: datetime, settings: LearningSettings, *,
-                     strong_signal: bool = False, session_end: bool = False) -> None:
+    def _after_event(
+        self, time: datetime, settings: LearningSettings, *, strong_signal: bool = False, session_end: bool = False
+    ) -> None:
         if self._freeze_if_due(time, settings):
             return
-        trigger = trigger_after_event(frozen=self.frozen, pending_count=len(self.pending),
-                                      strong_signal=strong_signal, session_end=session_end,
-                                      settings=settings)
+        trigger = trigger_after_event(
+            frozen=self.frozen,
+            pending_count=len(self.pending),
+            strong_signal=strong_signal,
+            session_end=session_end,
+            settings=settings,
+        )
         if trigger is not None:
             self._recalculate(trigger, time, settings)
 
@@ -423,26 +453,36 @@ class Agent(TextIdAggregate):
         result = recalculate(self.learning_state(), self.pending_feedback(), rates, settings)
         self.trigger_event(
             self.PolicyRecalculated,
-            policy_version=self.policy_version + 1, trigger=trigger, learned=result.learned,
-            effective=result.effective, preferences=result.preferences, policy=result.policy,
-            epsilon=result.epsilon, last_batch_variance=result.last_batch_variance,
-            last_batch_feedback_at=result.last_batch_feedback_at, confidence=result.confidence,
-            metrics=result.metrics, rates=rates.to_dict(), occurred_at=now,
+            policy_version=self.policy_version + 1,
+            trigger=trigger,
+            learned=result.learned,
+            effective=result.effective,
+            preferences=result.preferences,
+            policy=result.policy,
+            epsilon=result.epsilon,
+            last_batch_variance=result.last_batch_variance,
+            last_batch_feedback_at=result.last_batch_feedback_at,
+            confidence=result.confidence,
+            metrics=result.metrics,
+            rates=rates.to_dict(),
+            occurred_at=now,
         )
 
     # ------------------------------------------------------- state transitions
 
     @event(RegistrationAmended)
-    def _amended(self, archetype: str, owner_id: str | None, priors: dict, occurred_at: datetime,
-                 event_id: str | None) -> None:
+    def _amended(
+        self, archetype: str, owner_id: str | None, priors: dict, occurred_at: datetime, event_id: str | None
+    ) -> None:
         self.archetype = archetype
         self.owner_id = owner_id
         self.priors = dict(priors)
         self._touch(occurred_at, event_id)
 
     @event(LearningConfigured)
-    def _configured(self, config: dict, epsilon: float, caps: list, occurred_at: datetime,
-                    event_id: str | None) -> None:
+    def _configured(
+        self, config: dict, epsilon: float, caps: list, occurred_at: datetime, event_id: str | None
+    ) -> None:
         self.config = dict(config)
         self.epsilon = epsilon
         self._touch(occurred_at, event_id)
@@ -466,8 +506,7 @@ class Agent(TextIdAggregate):
         self.sentiment = 0.0
 
     @event(PriorsRefreshed)
-    def _priors_refreshed(self, archetype: str, before: dict, after: dict, period: str,
-                          occurred_at: datetime) -> None:
+    def _priors_refreshed(self, archetype: str, before: dict, after: dict, period: str, occurred_at: datetime) -> None:
         self.priors = dict(after)
 
     def _touch(self, occurred_at: datetime, event_id: str | None) -> None:
@@ -486,4 +525,4 @@ def replay(events: Iterable[TextIdAggregate.Event]) -> Agent | None:
 
 def agent_id_of(aggregate_id: str) -> str:
     """The agent id inside an agent's aggregate id (the inverse of `agent_aggregate_id`)."""
-    return aggregate_id[len(AGENT_ID_PREFIX):] if aggregate_id.startswith(AGENT_ID_PREFIX) else aggregate_id
+    return aggregate_id[len(AGENT_ID_PREFIX) :] if aggregate_id.startswith(AGENT_ID_PREFIX) else aggregate_id

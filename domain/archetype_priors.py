@@ -78,20 +78,33 @@ class ArchetypePriors(TextIdAggregate):
         self.refreshes = 0
         self.last_period: str | None = None
 
-    def refresh(self, proposed: Mapping[str, float], bounds: Mapping[str, TraitBounds], *, agents: int,
-                period: str, occurred_at: datetime) -> str:
+    def refresh(
+        self,
+        proposed: Mapping[str, float],
+        bounds: Mapping[str, TraitBounds],
+        *,
+        agents: int,
+        period: str,
+        occurred_at: datetime,
+    ) -> str:
         """Moves the priors to the proposal, kept in bounds; nothing is recorded when they would not change."""
         after, clamped = bounded_priors(proposed, self.priors, bounds)
         if after == self.priors:
             return UNCHANGED
-        self._refreshed(before=dict(self.priors), after=after, clamped=clamped, agents=agents, period=period,
-                        occurred_at=occurred_at)
+        self._refreshed(
+            before=dict(self.priors),
+            after=after,
+            clamped=clamped,
+            agents=agents,
+            period=period,
+            occurred_at=occurred_at,
+        )
         return RECORDED
 
     @event(Refreshed)
-    def _refreshed(self, before: dict, after: dict, clamped: list, agents: int, period: str,
-                   occurred_at: datetime) -> None:
+    def _refreshed(
+        self, before: dict, after: dict, clamped: list, agents: int, period: str, occurred_at: datetime
+    ) -> None:
         self.priors = dict(after)
         self.refreshes += 1
         self.last_period = period
-

@@ -141,8 +141,10 @@ class BatchRun(TextIdAggregate):
         # A lease that expired but that no other run took over is still this run's: a takeover
         # would have been recorded (and this save is optimistic), so renewing late is safe.
         if self.status != RUNNING or self.run_id != run_id:
-            raise LeaseLost(f"run {run_id} no longer holds the lease of {self.id} "
-                            f"(it is {self.status}, held by {self.run_id}); stopping")
+            raise LeaseLost(
+                f"run {run_id} no longer holds the lease of {self.id} "
+                f"(it is {self.status}, held by {self.run_id}); stopping"
+            )
 
     # ------------------------------------------------------- state transitions
 

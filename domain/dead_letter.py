@@ -31,8 +31,16 @@ class DeadLetter(TextIdAggregate):
         return f"dead-letter:{uuid4()}"
 
     @event(MessageRejected)
-    def __init__(self, source: str, position: str, reason: str, raw: str, key: str | None,
-                 agent_id: str | None, occurred_at: datetime) -> None:
+    def __init__(
+        self,
+        source: str,
+        position: str,
+        reason: str,
+        raw: str,
+        key: str | None,
+        agent_id: str | None,
+        occurred_at: datetime,
+    ) -> None:
         """`raw` is the original bytes, base64-encoded; `occurred_at` is when it was rejected."""
         self.source = source
         self.position = position

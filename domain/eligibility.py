@@ -44,8 +44,9 @@ class Eligibility:
     reasons: tuple[str, ...]  # why not, one line each (empty when eligible)
 
 
-def activity(items: Iterable[FeedbackItem], flags: Flags, now: datetime,
-             rules: EligibilityRules = DEFAULT_RULES) -> Activity:
+def activity(
+    items: Iterable[FeedbackItem], flags: Flags, now: datetime, rules: EligibilityRules = DEFAULT_RULES
+) -> Activity:
     """Counts positive feedback (reward > 0) and high-quality interactions in the window."""
     positive = high_quality = 0
     for item in items:
@@ -56,14 +57,17 @@ def activity(items: Iterable[FeedbackItem], flags: Flags, now: datetime,
     return Activity(positive, high_quality)
 
 
-def eligibility(counts: Activity, last_trained_at: datetime | None, now: datetime,
-                rules: EligibilityRules = DEFAULT_RULES) -> Eligibility:
+def eligibility(
+    counts: Activity, last_trained_at: datetime | None, now: datetime, rules: EligibilityRules = DEFAULT_RULES
+) -> Eligibility:
     reasons = []
     if counts.positive < rules.min_positive:
         reasons.append(f"{counts.positive} positive feedback in {rules.window.days} days, needs {rules.min_positive}")
     if counts.high_quality < rules.min_high_quality:
-        reasons.append(f"{counts.high_quality} high-quality interactions in {rules.window.days} days, "
-                       f"needs {rules.min_high_quality}")
+        reasons.append(
+            f"{counts.high_quality} high-quality interactions in {rules.window.days} days, "
+            f"needs {rules.min_high_quality}"
+        )
     if last_trained_at is not None and now - last_trained_at < rules.cooldown:
         reasons.append(f"trained {_ago(now - last_trained_at)} ago, less than {rules.cooldown.days} days")
     return Eligibility(not reasons, tuple(reasons))

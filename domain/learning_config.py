@@ -94,8 +94,10 @@ def effective_rates(config: LearningConfig, settings: LearningSettings) -> Effec
         else:
             rate = settings.trait_rate
         trait_rates[trait] = settings.trait_rate_bounds.clamp(rate)
-    action_rate = config.action_rate if config.action_rate is not None else (
-        profile.action_rate if profile else settings.action_rate
+    action_rate = (
+        config.action_rate
+        if config.action_rate is not None
+        else (profile.action_rate if profile else settings.action_rate)
     )
     epsilon = config.epsilon if config.epsilon is not None else (profile.epsilon if profile else settings.epsilon)
     return EffectiveRates(trait_rates, action_rate, epsilon)

@@ -13,9 +13,7 @@ from domain.agent import Agent, agent_id_of
 from domain.timestamps import to_iso
 
 
-def learning_update(
-    event: Agent.PolicyRecalculated, iso: Callable[[datetime], str | None] = to_iso
-) -> dict:
+def learning_update(event: Agent.PolicyRecalculated, iso: Callable[[datetime], str | None] = to_iso) -> dict:
     """The update's fields in the contract's order; `iso` formats `occurredAt` (projections pass a cached one)."""
     return {
         "agentId": agent_id_of(event.originator_id),

@@ -65,16 +65,20 @@ def model_id_for(scope: Scope, version: int) -> str:
 def scope_of_model(model_id: str) -> Scope:
     match = _MODEL_ID.match(model_id)
     if match is None:
-        raise UnknownModel(f"{model_id!r} is not a model id; model ids look like 'agent:AGENT_ID/v3' or "
-                           "'archetype:NAME/v1' (see `agent-learning models list`)")
+        raise UnknownModel(
+            f"{model_id!r} is not a model id; model ids look like 'agent:AGENT_ID/v3' or "
+            "'archetype:NAME/v1' (see `agent-learning models list`)"
+        )
     kind, name, _ = match.groups()
     return Scope(agent_id=name) if kind == AGENT_SCOPE else Scope(archetype=name)
 
 
 def check_alias(alias: str) -> str:
     if not _ALIAS.match(alias):
-        raise ModelRegistryError(f"alias {alias!r} is not valid: use lower-case letters, digits, '-' or '_', "
-                                 "starting with a letter (e.g. champion, canary)")
+        raise ModelRegistryError(
+            f"alias {alias!r} is not valid: use lower-case letters, digits, '-' or '_', "
+            "starting with a letter (e.g. champion, canary)"
+        )
     return alias
 
 
@@ -155,23 +159,41 @@ class ModelRegistry(TextIdAggregate):
 
     # ----------------------------------------------------------------- commands
 
-    def register_version(self, *, dataset_id: str, base_model: str, job_id: str, metrics: Mapping,
-                         adapter_dir: str, occurred_at: datetime) -> str:
+    def register_version(
+        self,
+        *,
+        dataset_id: str,
+        base_model: str,
+        job_id: str,
+        metrics: Mapping,
+        adapter_dir: str,
+        occurred_at: datetime,
+    ) -> str:
         """Records a trained model as the next version; a job registered before gets its model back, unchanged."""
         if job_id in self.models_by_job:
             return self.models_by_job[job_id]
         version = len(self.versions) + 1
         model_id = model_id_for(self.scope, version)
-        self._registered(model_id=model_id, version=version, dataset_id=dataset_id, base_model=base_model,
-                         job_id=job_id, metrics=dict(metrics), adapter_dir=adapter_dir, occurred_at=occurred_at)
+        self._registered(
+            model_id=model_id,
+            version=version,
+            dataset_id=dataset_id,
+            base_model=base_model,
+            job_id=job_id,
+            metrics=dict(metrics),
+            adapter_dir=adapter_dir,
+            occurred_at=occurred_at,
+        )
         return model_id
 
     def promote(self, model_id: str, alias: str, *, by: str, reason: str, occurred_at: datetime) -> str:
         check_alias(alias)
         if model_id not in self.versions:
             known = ", ".join(self.versions) or "none yet"
-            raise UnknownModel(f"no model {model_id!r} in the registry of {describe(self.scope)} "
-                               f"(its models: {known}); see `agent-learning models list`")
+            raise UnknownModel(
+                f"no model {model_id!r} in the registry of {describe(self.scope)} "
+                f"(its models: {known}); see `agent-learning models list`"
+            )
         if self.aliases.get(alias) == model_id:
             return UNCHANGED
         self._move(alias, model_id, PROMOTE, by, reason, occurred_at)
@@ -181,13 +203,16 @@ class ModelRegistry(TextIdAggregate):
         """Moves the alias back to where it pointed before its last promotion; returns that model id."""
         check_alias(alias)
         if alias not in self.aliases:
-            raise NothingToRollBack(f"alias {alias!r} of {describe(self.scope)} points to no model, so there is "
-                                    "nothing to roll back; promote a model to it instead")
+            raise NothingToRollBack(
+                f"alias {alias!r} of {describe(self.scope)} points to no model, so there is "
+                "nothing to roll back; promote a model to it instead"
+            )
         if not self.earlier.get(alias):
             raise NothingToRollBack(
                 f"alias {alias!r} of {describe(self.scope)} points to {self.aliases[alias]} and has no earlier "
                 f"model to roll back to; promote another model instead (`agent-learning models promote MODEL_ID "
-                f"--alias {alias} --reason ...`)")
+                f"--alias {alias} --reason ...`)"
+            )
         target = self.earlier[alias][-1]
         self._move(alias, target, ROLLBACK, by, reason, occurred_at)
         return target
@@ -200,25 +225,60 @@ class ModelRegistry(TextIdAggregate):
 
     def _move(self, alias: str, model_id: str, action: str, by: str, reason: str, occurred_at: datetime) -> None:
         target = self.versions[model_id]
-        self._alias_moved(alias=alias, model_id=model_id, previous_model_id=self.aliases.get(alias), action=action,
-                          by=by, reason=reason, version=target["version"], dataset_id=target["dataset_id"],
-                          base_model=target["base_model"], adapter_dir=target["adapter_dir"],
-                          occurred_at=occurred_at)
+        self._alias_moved(
+            alias=alias,
+            model_id=model_id,
+            previous_model_id=self.aliases.get(alias),
+            action=action,
+            by=by,
+            reason=reason,
+            version=target["version"],
+            dataset_id=target["dataset_id"],
+            base_model=target["base_model"],
+            adapter_dir=target["adapter_dir"],
+            occurred_at=occurred_at,
+        )
 
     # ------------------------------------------------------- state transitions
 
     @event(VersionRegistered)
-    def _registered(self, model_id: str, version: int, dataset_id: str, base_model: str, job_id: str,
-                    metrics: dict, adapter_dir: str, occurred_at: datetime) -> None:
-        self.versions[model_id] = {"version": version, "dataset_id": dataset_id, "base_model": base_model,
-                                   "job_id": job_id, "metrics": dict(metrics), "adapter_dir": adapter_dir,
-                                   "created_at": occurred_at}
+    def _registered(
+        self,
+        model_id: str,
+        version: int,
+        dataset_id: str,
+        base_model: str,
+        job_id: str,
+        metrics: dict,
+        adapter_dir: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.versions[model_id] = {
+            "version": version,
+            "dataset_id": dataset_id,
+            "base_model": base_model,
+            "job_id": job_id,
+            "metrics": dict(metrics),
+            "adapter_dir": adapter_dir,
+            "created_at": occurred_at,
+        }
         self.models_by_job[job_id] = model_id
 
     @event(AliasMoved)
-    def _alias_moved(self, alias: str, model_id: str, previous_model_id: str | None, action: str, by: str,
-                     reason: str, version: int, dataset_id: str, base_model: str, adapter_dir: str,
-                     occurred_at: datetime) -> None:
+    def _alias_moved(
+        self,
+        alias: str,
+        model_id: str,
+        previous_model_id: str | None,
+        action: str,
+        by: str,
+        reason: str,
+        version: int,
+        dataset_id: str,
+        base_model: str,
+        adapter_dir: str,
+        occurred_at: datetime,
+    ) -> None:
         stack = self.earlier.setdefault(alias, [])
         if action == ROLLBACK:
             stack.pop()

@@ -148,9 +148,7 @@ def recalculate(
     learned = update_traits(learned, batch, rates.trait_rates, settings)
     preferences = update_preferences(state.preferences, batch, rates.action_rate)
     rewards = [f.reward for f in batch]
-    epsilon, last_variance = explore_less_as_variance_falls(
-        state.epsilon, state.last_batch_variance, rewards, settings
-    )
+    epsilon, last_variance = explore_less_as_variance_falls(state.epsilon, state.last_batch_variance, rewards, settings)
     weight = blend_weight(state.feedback_count, settings)
     return Recalculation(
         learned=learned,

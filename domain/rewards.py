@@ -52,9 +52,7 @@ class RewardTable:
         """The reward of one feedback, clamped to [-1, 1]."""
         rule = self.rules.get(kind)
         if rule is None:
-            raise UnknownFeedback(
-                f"unknown feedback kind {kind!r}; expected one of: {', '.join(self.rules)}"
-            )
+            raise UnknownFeedback(f"unknown feedback kind {kind!r}; expected one of: {', '.join(self.rules)}")
         if kind == RATING:
             if value is None or isinstance(value, bool) or not math.isfinite(value) or not 1 <= value <= 5:
                 raise UnknownFeedback(f"a rating needs a 'value' from 1 to 5, got {value!r}")

@@ -45,8 +45,17 @@ class TrainingDataset(TextIdAggregate):
         return training_dataset_aggregate_id(dataset_id)
 
     @event(DatasetRecorded)
-    def __init__(self, dataset_id: str, agent_id: str | None, archetype: str | None, counts: dict,
-                 time_range: dict, source_positions: dict, location: str, occurred_at: datetime) -> None:
+    def __init__(
+        self,
+        dataset_id: str,
+        agent_id: str | None,
+        archetype: str | None,
+        counts: dict,
+        time_range: dict,
+        source_positions: dict,
+        location: str,
+        occurred_at: datetime,
+    ) -> None:
         self.dataset_id = dataset_id
         self.agent_id = agent_id
         self.archetype = archetype

@@ -74,8 +74,9 @@ class Flags:
     interactions: frozenset[tuple[str, str]]
 
     def taint(self, item: FeedbackItem) -> bool:
-        return ((item.session_id is not None and (item.agent_id, item.session_id) in self.sessions)
-                or (item.interaction_id is not None and (item.agent_id, item.interaction_id) in self.interactions))
+        return (item.session_id is not None and (item.agent_id, item.session_id) in self.sessions) or (
+            item.interaction_id is not None and (item.agent_id, item.interaction_id) in self.interactions
+        )
 
 
 def abuse_flags(items: Iterable[FeedbackItem]) -> Flags:
@@ -115,8 +116,10 @@ class Examples:
 
     def files(self) -> dict[str, str]:
         """The three JSONL files' text, canonical (sorted keys, no spaces, UTF-8 as is)."""
-        return {name: "".join(canonical_json(row) + "\n" for row in rows)
-                for name, rows in zip(FILES, (self.sft, self.preference, self.kto))}
+        return {
+            name: "".join(canonical_json(row) + "\n" for row in rows)
+            for name, rows in zip(FILES, (self.sft, self.preference, self.kto))
+        }
 
 
 def canonical_json(value: object) -> str:

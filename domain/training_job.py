@@ -30,7 +30,7 @@ class RetryPolicy:
 
     def delay(self, retries_so_far: int) -> timedelta:
         """The wait before retry number `retries_so_far + 1`: backoff, 2×, 4×, … capped."""
-        return min(self.backoff * (2 ** retries_so_far), self.max_backoff)
+        return min(self.backoff * (2**retries_so_far), self.max_backoff)
 
 
 def training_job_aggregate_id(job_id: str) -> str:
@@ -100,16 +100,25 @@ class TrainingJob(TextIdAggregate):
         return training_job_aggregate_id(job_id)
 
     @classmethod
-    def queue(cls, job_id: str, *, agent_id: str | None, archetype: str | None, dataset_id: str,
-              period: str, now: datetime) -> TrainingJob:
+    def queue(
+        cls, job_id: str, *, agent_id: str | None, archetype: str | None, dataset_id: str, period: str, now: datetime
+    ) -> TrainingJob:
         if (agent_id is None) == (archetype is None):
             raise ValueError("a training job is for one agent or one archetype: give exactly one")
-        return cls(job_id=job_id, agent_id=agent_id, archetype=archetype, dataset_id=dataset_id,
-                   period=period, occurred_at=now)
+        return cls(
+            job_id=job_id, agent_id=agent_id, archetype=archetype, dataset_id=dataset_id, period=period, occurred_at=now
+        )
 
     @event(Queued)
-    def __init__(self, job_id: str, agent_id: str | None, archetype: str | None, dataset_id: str,
-                 period: str, occurred_at: datetime) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        agent_id: str | None,
+        archetype: str | None,
+        dataset_id: str,
+        period: str,
+        occurred_at: datetime,
+    ) -> None:
         self.job_id = job_id
         self.agent_id = agent_id
         self.archetype = archetype
@@ -134,16 +143,28 @@ class TrainingJob(TextIdAggregate):
 
     def start(self, *, run_id: str, batch_run: str, now: datetime, deadline: timedelta, output_dir: str) -> None:
         if not self.due(now):
-            raise JobNotRunnable(f"job {self.job_id} is {self.status} (next attempt at "
-                                 f"{self.next_attempt_at.isoformat()}), not due at {now.isoformat()}")
-        self._started(attempt=self.attempts + 1, run_id=run_id, batch_run=batch_run, deadline=now + deadline,
-                      output_dir=output_dir, occurred_at=now)
+            raise JobNotRunnable(
+                f"job {self.job_id} is {self.status} (next attempt at "
+                f"{self.next_attempt_at.isoformat()}), not due at {now.isoformat()}"
+            )
+        self._started(
+            attempt=self.attempts + 1,
+            run_id=run_id,
+            batch_run=batch_run,
+            deadline=now + deadline,
+            output_dir=output_dir,
+            occurred_at=now,
+        )
 
-    def succeed(self, *, model_output_id: str, adapter_dir: str, base_model: str, metrics: dict,
-                now: datetime) -> None:
+    def succeed(self, *, model_output_id: str, adapter_dir: str, base_model: str, metrics: dict, now: datetime) -> None:
         self._require_running("succeed")
-        self._succeeded(model_output_id=model_output_id, adapter_dir=adapter_dir, base_model=base_model,
-                        metrics=dict(metrics), occurred_at=now)
+        self._succeeded(
+            model_output_id=model_output_id,
+            adapter_dir=adapter_dir,
+            base_model=base_model,
+            metrics=dict(metrics),
+            occurred_at=now,
+        )
 
     def fail(self, reason: str, now: datetime, policy: RetryPolicy, *, backoff: bool = True) -> None:
         """Records the failed attempt, then a retry if any are left (after the backoff, or at once
@@ -165,8 +186,9 @@ class TrainingJob(TextIdAggregate):
     # ------------------------------------------------------- state transitions
 
     @event(Started)
-    def _started(self, attempt: int, run_id: str, batch_run: str, deadline: datetime, output_dir: str,
-                 occurred_at: datetime) -> None:
+    def _started(
+        self, attempt: int, run_id: str, batch_run: str, deadline: datetime, output_dir: str, occurred_at: datetime
+    ) -> None:
         self.status = RUNNING
         self.attempts = attempt
         self.run_id = run_id
@@ -175,8 +197,9 @@ class TrainingJob(TextIdAggregate):
         self.output_dir = output_dir
 
     @event(Succeeded)
-    def _succeeded(self, model_output_id: str, adapter_dir: str, base_model: str, metrics: dict,
-                   occurred_at: datetime) -> None:
+    def _succeeded(
+        self, model_output_id: str, adapter_dir: str, base_model: str, metrics: dict, occurred_at: datetime
+    ) -> None:
         self.status = COMPLETED
         self.model_output_id = model_output_id
 

@@ -231,7 +231,15 @@ class MongoServer(SupervisedServer):
         removed on stop, if None); return once it answers ``ping``."""
 
         def command(folder: Path, port: int) -> list[str]:
-            return [secantusd_command(), "--host", LOOPBACK, "--port", str(port), "--storage-path", str(folder / "data")]
+            return [
+                secantusd_command(),
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--storage-path",
+                str(folder / "data"),
+            ]
 
         return cls._launch(data_dir, port, command, "secantusd.log", mongo_is_ready, "answer ping", timeout)
 
@@ -323,11 +331,28 @@ class KafkaBroker(SupervisedServer):
 
         def command(folder: Path, port: int) -> list[str]:
             listener = f"tcp://{LOOPBACK}:{port}"
-            return [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-                    "--storage-engine", storage]
+            return [
+                tansu_binary(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--storage-engine",
+                storage,
+            ]
 
-        return cls._launch(log_dir, port, command, "tansu-{port}.log", kafka_is_ready, "answer ApiVersions",
-                           timeout, env, storage=storage)
+        return cls._launch(
+            log_dir,
+            port,
+            command,
+            "tansu-{port}.log",
+            kafka_is_ready,
+            "answer ApiVersions",
+            timeout,
+            env,
+            storage=storage,
+        )
 
 
 def kafka_is_ready(port: int) -> bool:

@@ -67,8 +67,9 @@ class ClusteringResult:
     agents: int
 
 
-def kmeans(vectors: np.ndarray, k: int, *, seed: int = 0, initial: np.ndarray | None = None
-           ) -> tuple[np.ndarray, np.ndarray]:
+def kmeans(
+    vectors: np.ndarray, k: int, *, seed: int = 0, initial: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cluster centres and each vector's cluster: from `initial` centres when given, else k-means++ (10 starts)."""
     from sklearn.cluster import KMeans  # a second to import: only the monthly job pays it
 
@@ -110,9 +111,15 @@ def cluster_archetypes(
         own = present.index(agent.archetype)
         if labels[index] != own:
             distances = np.linalg.norm(centres - vectors[index], axis=1)
-            suggestions.append(MappingSuggestion(agent.agent_id, agent.archetype, present[labels[index]],
-                                                 round(float(distances[own]), 4),
-                                                 round(float(distances[labels[index]]), 4)))
+            suggestions.append(
+                MappingSuggestion(
+                    agent.agent_id,
+                    agent.archetype,
+                    present[labels[index]],
+                    round(float(distances[own]), 4),
+                    round(float(distances[labels[index]]), 4),
+                )
+            )
 
     refreshes = {}
     for name, current in current_priors.items():
@@ -120,15 +127,23 @@ def cluster_archetypes(
         kept = [i for i in members if present[labels[i]] == name]
         if len(kept) < min_agents:
             refreshes[name] = ArchetypeRefresh(
-                name, len(members), len(kept), dict(current), None, (),
-                f"{len(kept)} of its agents fit it, fewer than the {min_agents} needed to move its prior")
+                name,
+                len(members),
+                len(kept),
+                dict(current),
+                None,
+                (),
+                f"{len(kept)} of its agents fit it, fewer than the {min_agents} needed to move its prior",
+            )
             continue
         centre = vectors[kept].mean(axis=0)
         proposed, clamped = bounded_priors(dict(zip(traits, centre.tolist())), current, bounds)
-        reason = (f"centre of the {len(kept)} of its {len(members)} agents that fit it"
-                  + (f"; clamped into bounds: {', '.join(clamped)}" if clamped else ""))
-        refreshes[name] = ArchetypeRefresh(name, len(members), len(kept), dict(current), proposed,
-                                           tuple(clamped), reason)
+        reason = f"centre of the {len(kept)} of its {len(members)} agents that fit it" + (
+            f"; clamped into bounds: {', '.join(clamped)}" if clamped else ""
+        )
+        refreshes[name] = ArchetypeRefresh(
+            name, len(members), len(kept), dict(current), proposed, tuple(clamped), reason
+        )
 
     centroids = {name: {t: round(float(v), 4) for t, v in zip(traits, centres[i])} for i, name in enumerate(present)}
     return ClusteringResult(refreshes, tuple(suggestions), centroids, len(known))

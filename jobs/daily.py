@@ -19,12 +19,20 @@ from jobs.feedback_log import read_log
 Progress = Callable[[str], None]
 
 
-def run_daily(system: System, now: datetime, dry_run: bool, progress: Progress,
-              settings: BatchSettings, heartbeat: Callable[[], None] = lambda: None) -> dict:
+def run_daily(
+    system: System,
+    now: datetime,
+    dry_run: bool,
+    progress: Progress,
+    settings: BatchSettings,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> dict:
     view = read_log(system.service, now, progress)
     planned = plan_all(view, now, settings.rules)
-    progress(f"{len(view.feedback):,} feedback read; {len(planned)} scopes have training examples "
-             f"in the {settings.rules.window.days} days up to {to_iso(now)}")
+    progress(
+        f"{len(view.feedback):,} feedback read; {len(planned)} scopes have training examples "
+        f"in the {settings.rules.window.days} days up to {to_iso(now)}"
+    )
     new, unchanged, lines = [], [], []
     for index, dataset in enumerate(planned, 1):
         heartbeat()
@@ -38,10 +46,20 @@ def run_daily(system: System, now: datetime, dry_run: bool, progress: Progress,
             _, is_new = ensure_dataset(system.service, dataset, settings.datasets_dir, now)
             (new if is_new else unchanged).append(dataset.dataset_id)
             verb = "new" if is_new else "unchanged"
-        lines.append(f"{dataset.scope.key}: {dataset.dataset_id} {verb} "
-                     f"(sft {counts['sft']}, preference {counts['preference']}, kto {counts['kto']})")
+        lines.append(
+            f"{dataset.scope.key}: {dataset.dataset_id} {verb} "
+            f"(sft {counts['sft']}, preference {counts['preference']}, kto {counts['kto']})"
+        )
         if index % 50 == 0:
             progress(f"{index}/{len(planned)} datasets")
-    return {"datasets": len(planned), "new": len(new), "unchanged": len(unchanged),
-            "newDatasetIds": new, "feedbackRead": len(view.feedback), "logHead": view.head,
-            "datasetsDir": str(settings.datasets_dir), "dryRun": dry_run, "details": lines}
+    return {
+        "datasets": len(planned),
+        "new": len(new),
+        "unchanged": len(unchanged),
+        "newDatasetIds": new,
+        "feedbackRead": len(view.feedback),
+        "logHead": view.head,
+        "datasetsDir": str(settings.datasets_dir),
+        "dryRun": dry_run,
+        "details": lines,
+    }

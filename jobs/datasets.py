@@ -51,8 +51,10 @@ class PlannedDataset:
             "datasetId": self.dataset_id,
             "scope": self.scope.to_dict(),
             "counts": self.examples.counts,
-            "timeRange": {"from": to_iso(min(i.occurred_at for i in used)),
-                          "to": to_iso(max(i.occurred_at for i in used))},
+            "timeRange": {
+                "from": to_iso(min(i.occurred_at for i in used)),
+                "to": to_iso(max(i.occurred_at for i in used)),
+            },
             "sourcePositions": {"from": min(i.position for i in used), "to": max(i.position for i in used)},
             "createdAt": to_iso(created_at),
         }
@@ -136,15 +138,21 @@ def record_dataset(service: LearningService, planned: PlannedDataset, folder: Pa
         pass
     manifest = read_manifest(folder)
     dataset = TrainingDataset(
-        dataset_id=planned.dataset_id, agent_id=planned.scope.agent_id, archetype=planned.scope.archetype,
-        counts=manifest["counts"], time_range=manifest["timeRange"], source_positions=manifest["sourcePositions"],
-        location=str(folder), occurred_at=now,
+        dataset_id=planned.dataset_id,
+        agent_id=planned.scope.agent_id,
+        archetype=planned.scope.archetype,
+        counts=manifest["counts"],
+        time_range=manifest["timeRange"],
+        source_positions=manifest["sourcePositions"],
+        location=str(folder),
+        occurred_at=now,
     )
     return service.work.create(dataset)  # False: another run recorded it a moment ago
 
 
-def ensure_dataset(service: LearningService, planned: PlannedDataset, datasets_dir: Path,
-                   now: datetime) -> tuple[Path, bool]:
+def ensure_dataset(
+    service: LearningService, planned: PlannedDataset, datasets_dir: Path, now: datetime
+) -> tuple[Path, bool]:
     """The dataset's folder and event, each made if missing; returns (folder, whether it is new)."""
     folder, _ = write_dataset(planned, datasets_dir, now)
     return folder, record_dataset(service, planned, folder, now)

@@ -64,12 +64,20 @@ def read_log(service: LearningService, now: datetime, progress: Progress | None 
 def _take(view: LogView, event: object, position: int, now: datetime) -> None:
     if isinstance(event, Agent.FeedbackRecorded):
         if event.occurred_at <= now:
-            view.feedback.append(FeedbackItem(
-                position=position, agent_id=agent_id_of(event.originator_id), event_id=event.event_id,
-                kind=event.kind, reward=event.reward, occurred_at=event.occurred_at,
-                session_id=event.session_id, interaction_id=event.interaction_id,
-                prompt=event.prompt, response=event.response,
-            ))
+            view.feedback.append(
+                FeedbackItem(
+                    position=position,
+                    agent_id=agent_id_of(event.originator_id),
+                    event_id=event.event_id,
+                    kind=event.kind,
+                    reward=event.reward,
+                    occurred_at=event.occurred_at,
+                    session_id=event.session_id,
+                    interaction_id=event.interaction_id,
+                    prompt=event.prompt,
+                    response=event.response,
+                )
+            )
     elif isinstance(event, Agent.AgentRegistered):
         view.archetypes[event.agent_id] = event.archetype
     elif isinstance(event, Agent.RegistrationAmended):

@@ -22,8 +22,15 @@ from domain.batch_run import ACQUIRED, TAKEN_OVER, BatchRun, LeaseLost, batch_ru
 class Lease:
     """One run's hold on `<job>:<period>`."""
 
-    def __init__(self, service: LearningService, job: str, period: str, lease: timedelta,
-                 clock: Callable[[], datetime], run_id: str | None = None):
+    def __init__(
+        self,
+        service: LearningService,
+        job: str,
+        period: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+        run_id: str | None = None,
+    ):
         self.service = service
         self.job = job
         self.period = period

@@ -71,9 +71,18 @@ def _change(system, scope: Scope, decide: Callable[[ModelRegistry | None], tuple
     return system.service.work.run(in_work, fresh=True)
 
 
-def register_trained_model(system, *, scope_agent_id: str | None, scope_archetype: str | None,
-                           adapter_dir: Path, base_model: str, dataset_id: str, job_id: str,
-                           metrics: dict, now: datetime) -> str:
+def register_trained_model(
+    system,
+    *,
+    scope_agent_id: str | None,
+    scope_archetype: str | None,
+    adapter_dir: Path,
+    base_model: str,
+    dataset_id: str,
+    job_id: str,
+    metrics: dict,
+    now: datetime,
+) -> str:
     """Records a trained adapter as the scope's next model version; returns its model id.
 
     Idempotent per job: registering the same `job_id` again returns the model already recorded.
@@ -86,16 +95,34 @@ def register_trained_model(system, *, scope_agent_id: str | None, scope_archetyp
             return registry, registry.models_by_job[job_id]
         champion = registry.aliases.get(CHAMPION)
         champion_metrics = registry.champion_metrics()
-        model_id = registry.register_version(dataset_id=dataset_id, base_model=base_model, job_id=job_id,
-                                             metrics=metrics, adapter_dir=str(adapter_dir), occurred_at=now)
+        model_id = registry.register_version(
+            dataset_id=dataset_id,
+            base_model=base_model,
+            job_id=job_id,
+            metrics=metrics,
+            adapter_dir=str(adapter_dir),
+            occurred_at=now,
+        )
         if champion is None:
-            registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now,
-                             reason=f"first model of {describe(scope)} (training job {job_id})")
+            registry.promote(
+                model_id,
+                CHAMPION,
+                by=WEEKLY_JOB,
+                occurred_at=now,
+                reason=f"first model of {describe(scope)} (training job {job_id})",
+            )
         elif better_than_champion(metrics, champion_metrics):
-            registry.promote(model_id, CHAMPION, by=WEEKLY_JOB, occurred_at=now, reason=(
-                f"held-out loss {float(metrics['heldoutLossAfter']):.4f} after training (from "
-                f"{float(metrics['heldoutLossBefore']):.4f}) beats {champion}'s "
-                f"{float(champion_metrics['heldoutLossAfter']):.4f} (training job {job_id})"))  # type: ignore[index]
+            registry.promote(
+                model_id,
+                CHAMPION,
+                by=WEEKLY_JOB,
+                occurred_at=now,
+                reason=(
+                    f"held-out loss {float(metrics['heldoutLossAfter']):.4f} after training (from "
+                    f"{float(metrics['heldoutLossBefore']):.4f}) beats {champion}'s "
+                    f"{float(champion_metrics['heldoutLossAfter']):.4f} (training job {job_id})"
+                ),
+            )  # type: ignore[index]
         return registry, model_id
 
     return _change(system, scope, decide)
@@ -107,8 +134,10 @@ def promote_model(system, model_id: str, alias: str, *, by: str, reason: str, no
 
     def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
         if registry is None:
-            raise ModelRegistryError(f"{describe(scope)} has no trained models yet, so there is no {model_id!r} "
-                                     "to promote; see `agent-learning models list`")
+            raise ModelRegistryError(
+                f"{describe(scope)} has no trained models yet, so there is no {model_id!r} "
+                "to promote; see `agent-learning models list`"
+            )
         previous = registry.aliases.get(alias)
         moved = registry.promote(model_id, alias, by=by, reason=reason, occurred_at=now) == RECORDED
         return registry, AliasMove(scope, alias, model_id, previous, moved)
@@ -121,8 +150,10 @@ def rollback_alias(system, scope: Scope, alias: str, *, by: str, reason: str, no
 
     def decide(registry: ModelRegistry | None) -> tuple[ModelRegistry, AliasMove]:
         if registry is None:
-            raise ModelRegistryError(f"{describe(scope)} has no trained models, so alias {alias!r} has nothing "
-                                     "to roll back; see `agent-learning models list`")
+            raise ModelRegistryError(
+                f"{describe(scope)} has no trained models, so alias {alias!r} has nothing "
+                "to roll back; see `agent-learning models list`"
+            )
         previous = registry.aliases.get(alias)
         target = registry.rollback(alias, by=by, reason=reason, occurred_at=now)
         return registry, AliasMove(scope, alias, target, previous, True)
@@ -141,8 +172,11 @@ def list_models(system, scope: Scope | None = None) -> list[dict]:
     system.projections.catch_up()
     where = []
     if scope is not None:
-        where = [Condition("agentId", "eq", scope.agent_id) if scope.agent_id is not None
-                 else Condition("archetype", "eq", scope.archetype)]
+        where = [
+            Condition("agentId", "eq", scope.agent_id)
+            if scope.agent_id is not None
+            else Condition("archetype", "eq", scope.archetype)
+        ]
     docs = system.read_models.find(MODEL_VERSIONS, where)
     return sorted(docs, key=lambda d: (d.get("agentId") or "", d.get("archetype") or "", d["version"]))
 

@@ -33,18 +33,30 @@ def _quiet(_: str) -> None:
     pass
 
 
-def run_monthly(system, now: datetime, dry_run: bool = False, progress: Progress | None = None, *,
-                min_agents: int = MIN_AGENTS_PER_ARCHETYPE, seed: int = 0) -> dict:
+def run_monthly(
+    system,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    *,
+    min_agents: int = MIN_AGENTS_PER_ARCHETYPE,
+    seed: int = 0,
+) -> dict:
     progress = progress or _quiet
     settings = system.service.settings
     period = period_of(MONTHLY, now)  # the UTC month, as the run's lease names it
 
     system.projections.catch_up()
     docs = system.read_models.find(STATE, order_by=("agentId",))
-    eligible = [AgentTraits(d["agentId"], d["archetype"], d["learnedTraits"]) for d in docs
-                if d["feedbackCount"] >= settings.decay_below_feedback and not d["frozen"]]
-    progress(f"{len(docs):,} agents read; {len(eligible):,} have learned enough to cluster "
-             f"(at least {settings.decay_below_feedback} feedback, not frozen)")
+    eligible = [
+        AgentTraits(d["agentId"], d["archetype"], d["learnedTraits"])
+        for d in docs
+        if d["feedbackCount"] >= settings.decay_below_feedback and not d["frozen"]
+    ]
+    progress(
+        f"{len(docs):,} agents read; {len(eligible):,} have learned enough to cluster "
+        f"(at least {settings.decay_below_feedback} feedback, not frozen)"
+    )
 
     load = stored_priors(system.service.events)
     current = {name: dict(load(name) or archetype.trait_priors) for name, archetype in settings.archetypes.items()}
@@ -57,13 +69,22 @@ def run_monthly(system, now: datetime, dry_run: bool = False, progress: Progress
 
     lines, priors, refreshed = [], {}, []
     for name, refresh in result.refreshes.items():
-        priors[name] = {"before": refresh.current, "after": refresh.proposed if refresh.moves else refresh.current,
-                        "agents": refresh.agents, "fitting": refresh.kept, "clamped": list(refresh.clamped),
-                        "changed": refresh.moves, "reason": refresh.reason}
+        priors[name] = {
+            "before": refresh.current,
+            "after": refresh.proposed if refresh.moves else refresh.current,
+            "agents": refresh.agents,
+            "fitting": refresh.kept,
+            "clamped": list(refresh.clamped),
+            "changed": refresh.moves,
+            "reason": refresh.reason,
+        }
         if refresh.moves:
             refreshed.append(name)
-            moved = ", ".join(f"{t} {refresh.current[t]:.4f}→{refresh.proposed[t]:.4f}"  # type: ignore[index]
-                              for t in refresh.current if refresh.current[t] != refresh.proposed[t])  # type: ignore[index]
+            moved = ", ".join(
+                f"{t} {refresh.current[t]:.4f}→{refresh.proposed[t]:.4f}"  # type: ignore[index]
+                for t in refresh.current
+                if refresh.current[t] != refresh.proposed[t]
+            )  # type: ignore[index]
             lines.append(f"{name}: {'would refresh' if dry_run else 'refreshed'} priors ({refresh.reason}): {moved}")
         else:
             lines.append(f"{name}: priors unchanged ({refresh.reason})")
@@ -88,18 +109,36 @@ def run_monthly(system, now: datetime, dry_run: bool = False, progress: Progress
         if changed:
             lines.append(f"{name}: {changed} agents took the refreshed priors")
 
-    suggestions = [{"agentId": s.agent_id, "archetype": s.archetype, "nearer": s.nearer,
-                    "distanceOwn": s.distance_own, "distanceNearer": s.distance_nearer}
-                   for s in result.suggestions]
+    suggestions = [
+        {
+            "agentId": s.agent_id,
+            "archetype": s.archetype,
+            "nearer": s.nearer,
+            "distanceOwn": s.distance_own,
+            "distanceNearer": s.distance_nearer,
+        }
+        for s in result.suggestions
+    ]
     for s in result.suggestions:
-        lines.append(f"suggestion: {s.agent_id} ({s.archetype}) sits nearer {s.nearer} "
-                     f"(distance {s.distance_nearer:.3f} against {s.distance_own:.3f} to its own)")
+        lines.append(
+            f"suggestion: {s.agent_id} ({s.archetype}) sits nearer {s.nearer} "
+            f"(distance {s.distance_nearer:.3f} against {s.distance_own:.3f} to its own)"
+        )
     if not dry_run:
         system.projections.catch_up()
-    return {"period": period, "dryRun": dry_run, "agents": len(docs), "clustered": result.agents,
-            "minAgentsPerArchetype": min_agents, "refreshed": refreshed, "priors": priors,
-            "agentsUpdated": agents_updated, "centroids": result.centroids, "suggestions": suggestions,
-            "details": lines}
+    return {
+        "period": period,
+        "dryRun": dry_run,
+        "agents": len(docs),
+        "clustered": result.agents,
+        "minAgentsPerArchetype": min_agents,
+        "refreshed": refreshed,
+        "priors": priors,
+        "agentsUpdated": agents_updated,
+        "centroids": result.centroids,
+        "suggestions": suggestions,
+        "details": lines,
+    }
 
 
 def _record_refresh(system, name: str, refresh, bounds, period: str, now: datetime) -> None:

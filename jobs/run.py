@@ -52,10 +52,19 @@ def run_clock(start: datetime | None) -> Callable[[], datetime]:
     return lambda: origin + timedelta(milliseconds=int((time.monotonic() - ticks) * 1000))
 
 
-def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: bool = False,
-            progress: Progress = lambda line: None, settings: BatchSettings | None = None,
-            clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] | None = None,
-            trainer_factory=None, run_id: str | None = None) -> RunReport:
+def run_job(
+    system: System,
+    job: str,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress = lambda line: None,
+    settings: BatchSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    trainer_factory=None,
+    run_id: str | None = None,
+) -> RunReport:
     if job not in JOB_KINDS:
         raise ValueError(f"unknown batch job {job!r}; expected one of: {', '.join(JOB_KINDS)}")
     settings = settings or BatchSettings.from_config(system.config.home, system.config.batch)
@@ -64,27 +73,65 @@ def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: b
     period = period_of(job, start)
 
     if dry_run:
-        summary = _body(system, job, period, start, clock, settings, progress, dry_run=True, run_id="dry-run",
-                        heartbeat=lambda: None, sleep=sleep, trainer_factory=trainer_factory)
+        summary = _body(
+            system,
+            job,
+            period,
+            start,
+            clock,
+            settings,
+            progress,
+            dry_run=True,
+            run_id="dry-run",
+            heartbeat=lambda: None,
+            sleep=sleep,
+            trainer_factory=trainer_factory,
+        )
         return RunReport(job, period, DRY_RUN, None, summary, "dry run: nothing was recorded")
 
     lease = Lease(system.service, job, period, settings.lease, clock, run_id)
     outcome = lease.acquire()
     if outcome == DONE:
         state = lease.state()
-        return RunReport(job, period, ALREADY_DONE, None, dict(state.summary or {}),
-                         f"the {job} job for {period} already completed; nothing to do")
+        return RunReport(
+            job,
+            period,
+            ALREADY_DONE,
+            None,
+            dict(state.summary or {}),
+            f"the {job} job for {period} already completed; nothing to do",
+        )
     if outcome == HELD:
         state = lease.state()
-        return RunReport(job, period, HELD_ELSEWHERE, None, {},
-                         f"run {state.run_id} holds the {job} lease for {period} until "
-                         f"{to_iso(state.lease_until)}; not starting a second run")
+        return RunReport(
+            job,
+            period,
+            HELD_ELSEWHERE,
+            None,
+            {},
+            f"run {state.run_id} holds the {job} lease for {period} until "
+            f"{to_iso(state.lease_until)}; not starting a second run",
+        )
     if outcome != ACQUIRED and lease.previous is not None:
-        progress(f"took over the {job} run for {period} from {lease.previous.run_id}, "
-                 f"whose lease expired at {to_iso(lease.previous.lease_until)}")
+        progress(
+            f"took over the {job} run for {period} from {lease.previous.run_id}, "
+            f"whose lease expired at {to_iso(lease.previous.lease_until)}"
+        )
     try:
-        summary = _body(system, job, period, start, clock, settings, progress, dry_run=False, run_id=lease.run_id,
-                        heartbeat=lease.renew_if_due, sleep=sleep, trainer_factory=trainer_factory)
+        summary = _body(
+            system,
+            job,
+            period,
+            start,
+            clock,
+            settings,
+            progress,
+            dry_run=False,
+            run_id=lease.run_id,
+            heartbeat=lease.renew_if_due,
+            sleep=sleep,
+            trainer_factory=trainer_factory,
+        )
     except LeaseLost:
         raise
     except BaseException as error:
@@ -95,14 +142,37 @@ def run_job(system: System, job: str, *, now: datetime | None = None, dry_run: b
     return RunReport(job, period, COMPLETED, lease.run_id, summary)
 
 
-def _body(system: System, job: str, period: str, start: datetime, clock, settings: BatchSettings,
-          progress: Progress, *, dry_run: bool, run_id: str, heartbeat, sleep, trainer_factory) -> dict:
+def _body(
+    system: System,
+    job: str,
+    period: str,
+    start: datetime,
+    clock,
+    settings: BatchSettings,
+    progress: Progress,
+    *,
+    dry_run: bool,
+    run_id: str,
+    heartbeat,
+    sleep,
+    trainer_factory,
+) -> dict:
     if job == DAILY:
         return run_daily(system, start, dry_run, progress, settings, heartbeat)
     if job == WEEKLY:
-        return WeeklyRun(system, clock=clock, settings=settings, progress=progress, period=period, run_id=run_id,
-                         batch_run=batch_run_id(job, period), heartbeat=heartbeat,
-                         trainer_factory=trainer_factory, sleep=sleep, dry_run=dry_run).run()
+        return WeeklyRun(
+            system,
+            clock=clock,
+            settings=settings,
+            progress=progress,
+            period=period,
+            run_id=run_id,
+            batch_run=batch_run_id(job, period),
+            heartbeat=heartbeat,
+            trainer_factory=trainer_factory,
+            sleep=sleep,
+            dry_run=dry_run,
+        ).run()
     if job == MONTHLY:
         try:  # imported only when run: it needs scikit-learn, and says so when that is missing
             from jobs.monthly import run_monthly
@@ -119,5 +189,7 @@ def _storable(summary: dict) -> dict:
     """The summary as plain JSON values, long lists cut to their first 100 (it is stored on the
     BatchRun's Completed event)."""
     plain = json.loads(json.dumps(summary, default=str))
-    return {k: (v[:100] + [f"… and {len(v) - 100} more"] if isinstance(v, list) and len(v) > 100 else v)
-            for k, v in plain.items()}
+    return {
+        k: (v[:100] + [f"… and {len(v) - 100} more"] if isinstance(v, list) and len(v) > 100 else v)
+        for k, v in plain.items()
+    }

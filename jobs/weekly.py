@@ -47,10 +47,21 @@ def job_id_for(period: str, scope: Scope) -> str:
 
 
 class WeeklyRun:
-    def __init__(self, system: System, *, clock: Clock, settings: BatchSettings, progress: Progress,
-                 period: str, run_id: str, batch_run: str, heartbeat: Callable[[], None] = lambda: None,
-                 trainer_factory: Callable[[], Trainer] | None = None,
-                 sleep: Callable[[float], None] | None = None, dry_run: bool = False):
+    def __init__(
+        self,
+        system: System,
+        *,
+        clock: Clock,
+        settings: BatchSettings,
+        progress: Progress,
+        period: str,
+        run_id: str,
+        batch_run: str,
+        heartbeat: Callable[[], None] = lambda: None,
+        trainer_factory: Callable[[], Trainer] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        dry_run: bool = False,
+    ):
         self.system = system
         self.service = system.service
         self.clock = clock
@@ -64,9 +75,18 @@ class WeeklyRun:
         self.sleep = sleep or time.sleep
         self.dry_run = dry_run
         self._trainer: Trainer | None = None
-        self.summary: dict = {"recovered": [], "eligible": [], "notEligible": [], "queued": [], "succeeded": [],
-                              "failed": [], "retryScheduled": [], "leftPending": [], "newDatasets": [],
-                              "dryRun": dry_run}
+        self.summary: dict = {
+            "recovered": [],
+            "eligible": [],
+            "notEligible": [],
+            "queued": [],
+            "succeeded": [],
+            "failed": [],
+            "retryScheduled": [],
+            "leftPending": [],
+            "newDatasets": [],
+            "dryRun": dry_run,
+        }
 
     # ------------------------------------------------------------------- run
 
@@ -93,12 +113,16 @@ class WeeklyRun:
             if job.status != RUNNING:
                 continue
             if job.past_deadline(now):
-                reason = (f"attempt {job.attempts} ran past its deadline {to_iso(job.deadline)}; "
-                          f"found running by {self.run_id} at {to_iso(now)}")
+                reason = (
+                    f"attempt {job.attempts} ran past its deadline {to_iso(job.deadline)}; "
+                    f"found running by {self.run_id} at {to_iso(now)}"
+                )
                 backoff = True
             elif not owner_alive(self.service, job.batch_run, job.run_id, now):
-                reason = (f"attempt {job.attempts} was left running by {job.run_id}, which no longer holds "
-                          f"its lease (the run stopped); found by {self.run_id} at {to_iso(now)}")
+                reason = (
+                    f"attempt {job.attempts} was left running by {job.run_id}, which no longer holds "
+                    f"its lease (the run stopped); found by {self.run_id} at {to_iso(now)}"
+                )
                 backoff = False
             else:
                 continue  # a live run is training it
@@ -132,8 +156,14 @@ class WeeklyRun:
             _, new = ensure_dataset(self.service, planned, self.settings.datasets_dir, now)
             if new:
                 self.summary["newDatasets"].append(planned.dataset_id)
-            job = TrainingJob.queue(job_id, agent_id=scope.agent_id, archetype=scope.archetype,
-                                    dataset_id=planned.dataset_id, period=self.period, now=now)
+            job = TrainingJob.queue(
+                job_id,
+                agent_id=scope.agent_id,
+                archetype=scope.archetype,
+                dataset_id=planned.dataset_id,
+                period=self.period,
+                now=now,
+            )
             if not self.service.work.create(job):
                 continue  # queued for this period already (a rerun, or a racing run)
             view.open_jobs[job.id] = None
@@ -165,8 +195,9 @@ class WeeklyRun:
             next_at = min(j.next_attempt_at for j in pending)
             wait = next_at - now
             if wait > self.settings.max_wait:
-                self.summary["leftPending"] = [f"{j.job_id} (next attempt {to_iso(j.next_attempt_at)})"
-                                               for j in pending]
+                self.summary["leftPending"] = [
+                    f"{j.job_id} (next attempt {to_iso(j.next_attempt_at)})" for j in pending
+                ]
                 return
             self.progress(f"waiting {wait.total_seconds():.0f} s for the next retry at {to_iso(next_at)}")
             self._wait(wait.total_seconds())
@@ -185,8 +216,13 @@ class WeeklyRun:
 
         def start(job: TrainingJob) -> None:
             output = self.settings.models_dir / job.job_id / f"attempt-{job.attempts + 1}"
-            job.start(run_id=self.run_id, batch_run=self.batch_run, now=now, deadline=self.settings.job_deadline,
-                      output_dir=str(output))
+            job.start(
+                run_id=self.run_id,
+                batch_run=self.batch_run,
+                now=now,
+                deadline=self.settings.job_deadline,
+                output_dir=str(output),
+            )
 
         try:
             self.service.work.change(aggregate_id, start)
@@ -196,15 +232,27 @@ class WeeklyRun:
         job_id = job.job_id
         dataset = dataset_dir(self.settings.datasets_dir, job.dataset_id)
         output = Path(job.output_dir)
-        self.progress(f"training {job_id} (attempt {job.attempts}, deadline {to_iso(job.deadline)}) "
-                      f"with the {trainer.name} trainer on {dataset}")
+        self.progress(
+            f"training {job_id} (attempt {job.attempts}, deadline {to_iso(job.deadline)}) "
+            f"with the {trainer.name} trainer on {dataset}"
+        )
         if not (dataset / "manifest.json").is_file():
-            self._fail(aggregate_id, f"dataset folder {dataset} is missing (was the datasets directory moved? "
-                                     "it is AGENT_LEARNING_DATASETS_DIR)", self.clock(), backoff=True)
+            self._fail(
+                aggregate_id,
+                f"dataset folder {dataset} is missing (was the datasets directory moved? "
+                "it is AGENT_LEARNING_DATASETS_DIR)",
+                self.clock(),
+                backoff=True,
+            )
             return
         output.mkdir(parents=True, exist_ok=True)
-        request = TrainingRequest(job_id=job_id, dataset_dir=dataset, output_dir=output,
-                                  base_model=self.settings.base_model, max_steps=self.settings.max_steps)
+        request = TrainingRequest(
+            job_id=job_id,
+            dataset_dir=dataset,
+            output_dir=output,
+            base_model=self.settings.base_model,
+            max_steps=self.settings.max_steps,
+        )
         outcome = self._train_watching_deadline(trainer, request, job.deadline)
         now = self.clock()
         if isinstance(outcome, str):
@@ -215,9 +263,16 @@ class WeeklyRun:
         except Exception as error:  # the registry refused: the attempt failed, retry it
             self._fail(aggregate_id, f"registering the trained model failed: {error}", now, backoff=True)
             return
-        self.service.work.change(aggregate_id, lambda j: j.succeed(
-            model_output_id=model_id, adapter_dir=str(outcome.adapter_dir), base_model=outcome.base_model,
-            metrics=outcome.metrics, now=now))
+        self.service.work.change(
+            aggregate_id,
+            lambda j: j.succeed(
+                model_output_id=model_id,
+                adapter_dir=str(outcome.adapter_dir),
+                base_model=outcome.base_model,
+                metrics=outcome.metrics,
+                now=now,
+            ),
+        )
         self.summary["succeeded"].append(f"{job_id} → {model_id}")
         self.progress(f"{job_id} succeeded: model {model_id}, metrics {outcome.metrics}")
 
@@ -245,8 +300,10 @@ class WeeklyRun:
             if remaining <= 0:
                 _cancel(trainer)
                 worker.join(timeout=10)
-                return (f"attempt ran past its deadline {to_iso(deadline)} "
-                        f"({self.settings.job_deadline.total_seconds():g} s); stopped")
+                return (
+                    f"attempt ran past its deadline {to_iso(deadline)} "
+                    f"({self.settings.job_deadline.total_seconds():g} s); stopped"
+                )
             worker.join(timeout=min(remaining, slice_))
         if "error" in box:
             error = box["error"]
@@ -257,8 +314,9 @@ class WeeklyRun:
 
     # --------------------------------------------------------------- helpers
 
-    def _fail(self, aggregate_id: str, reason: str, now: datetime, *, backoff: bool,
-              recovered: bool = False) -> str | None:
+    def _fail(
+        self, aggregate_id: str, reason: str, now: datetime, *, backoff: bool, recovered: bool = False
+    ) -> str | None:
         """Records the failure (and the retry, if any are left); returns the job's status after."""
         outcome: dict = {}
 
@@ -278,8 +336,9 @@ class WeeklyRun:
             self.progress(f"{outcome['job_id']} failed for good after {outcome['retries']} retries: {reason}")
         else:
             self.summary["retryScheduled"].append(f"{line} (retry {outcome['retries']} at {to_iso(outcome['next'])})")
-            self.progress(f"{outcome['job_id']} failed: {reason}; retry {outcome['retries']} at "
-                          f"{to_iso(outcome['next'])}")
+            self.progress(
+                f"{outcome['job_id']} failed: {reason}; retry {outcome['retries']} at {to_iso(outcome['next'])}"
+            )
         return outcome["status"]
 
     def _poll_seconds(self) -> float:
@@ -303,7 +362,13 @@ def _cancel(trainer: Trainer) -> None:
 
 def _register(system: System, job: TrainingJob, result, now: datetime) -> str:
     return register_trained_model(
-        system, scope_agent_id=job.agent_id, scope_archetype=job.archetype, adapter_dir=result.adapter_dir,
-        base_model=result.base_model, dataset_id=job.dataset_id, job_id=job.job_id,
-        metrics=result.metrics, now=now,
+        system,
+        scope_agent_id=job.agent_id,
+        scope_archetype=job.archetype,
+        adapter_dir=result.adapter_dir,
+        base_model=result.base_model,
+        dataset_id=job.dataset_id,
+        job_id=job.job_id,
+        metrics=result.metrics,
+        now=now,
     )

@@ -29,8 +29,13 @@ class AgentFeedbackAggregations(Projection):
     def apply(self, event: Any, view: View) -> None:
         agent_id, day, kind = _key(event)
         key = f"{agent_id}|{day}|{kind}"
-        doc = view.get(AGGREGATIONS, key) or {"agentId": agent_id, "day": day, "kind": kind,
-                                              "count": 0, "rewardSum": 0.0}
+        doc = view.get(AGGREGATIONS, key) or {
+            "agentId": agent_id,
+            "day": day,
+            "kind": kind,
+            "count": 0,
+            "rewardSum": 0.0,
+        }
         doc["count"] += 1
         doc["rewardSum"] += event.reward
         view.put(AGGREGATIONS, key, doc)

@@ -27,8 +27,14 @@ class AgentLearningState(Projection):
     topics = frozenset(
         cls.TOPIC
         for cls in (
-            Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured, Agent.FeedbackRecorded,
-            Agent.SessionEnded, Agent.ActivityRecorded, Agent.PolicyRecalculated, Agent.UpdatesFrozen,
+            Agent.AgentRegistered,
+            Agent.RegistrationAmended,
+            Agent.LearningConfigured,
+            Agent.FeedbackRecorded,
+            Agent.SessionEnded,
+            Agent.ActivityRecorded,
+            Agent.PolicyRecalculated,
+            Agent.UpdatesFrozen,
             Agent.UpdatesUnfrozen,
         )
     )
@@ -46,8 +52,17 @@ class AgentLearningState(Projection):
             if doc is None:  # history without its registration: nothing sensible to show
                 return
             _apply_change(doc, event)
-        if isinstance(event, (Agent.AgentRegistered, Agent.RegistrationAmended, Agent.LearningConfigured,
-                              Agent.FeedbackRecorded, Agent.SessionEnded, Agent.ActivityRecorded)):
+        if isinstance(
+            event,
+            (
+                Agent.AgentRegistered,
+                Agent.RegistrationAmended,
+                Agent.LearningConfigured,
+                Agent.FeedbackRecorded,
+                Agent.SessionEnded,
+                Agent.ActivityRecorded,
+            ),
+        ):
             doc["lastActivityAt"] = iso(event.occurred_at)
             doc["lastActivityTs"] = _epoch(event.occurred_at)
         doc["aggregateVersion"] = event.originator_version

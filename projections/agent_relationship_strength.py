@@ -32,8 +32,12 @@ class AgentRelationshipStrength(Projection):
         key = _key(event)
         doc = view.get(RELATIONSHIPS, key)
         if doc is None:
-            doc = {"agentId": agent_id_of(event.originator_id), "userId": event.user_id,
-                   "interactions": 0, "strength": event.reward}
+            doc = {
+                "agentId": agent_id_of(event.originator_id),
+                "userId": event.user_id,
+                "interactions": 0,
+                "strength": event.reward,
+            }
         else:
             doc["strength"] += EWMA_ALPHA * (event.reward - doc["strength"])
         doc["interactions"] += 1

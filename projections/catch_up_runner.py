@@ -27,8 +27,15 @@ from projections.training_jobs import TrainingJobs
 
 
 def all_projections() -> list[Projection]:
-    return [AgentLearningState(), AgentPolicyHistory(), AgentFeedbackAggregations(),
-            AgentRelationshipStrength(), DeadLetters(), ModelVersions(), TrainingJobs()]
+    return [
+        AgentLearningState(),
+        AgentPolicyHistory(),
+        AgentFeedbackAggregations(),
+        AgentRelationshipStrength(),
+        DeadLetters(),
+        ModelVersions(),
+        TrainingJobs(),
+    ]
 
 
 @frozen
@@ -154,8 +161,13 @@ class CatchUpRunner:
                     self._kept[(checkpoint.projection, checkpoint.generation)] = (checkpoint.position, view)
                 continue
             try:
-                self.store.commit(checkpoint.projection, checkpoint.generation, view.changes(),
-                                  position=last, expected_position=checkpoint.position)
+                self.store.commit(
+                    checkpoint.projection,
+                    checkpoint.generation,
+                    view.changes(),
+                    position=last,
+                    expected_position=checkpoint.position,
+                )
             except CheckpointMoved:
                 pass  # another runner applied this batch first; the next one starts from its position
             else:
@@ -174,8 +186,9 @@ class CatchUpRunner:
 
     # --------------------------------------------------------------- applying
 
-    def _apply_page(self, checkpoints: Sequence[Checkpoint], views: Sequence[View],
-                    page: Sequence[Notification]) -> None:
+    def _apply_page(
+        self, checkpoints: Sequence[Checkpoint], views: Sequence[View], page: Sequence[Notification]
+    ) -> None:
         decoded: dict[int, Any] = {}  # each notification decoded once, whichever projections read it
         to_domain_event = self.mapper.to_domain_event
         for checkpoint, view in zip(checkpoints, views):
@@ -200,8 +213,11 @@ class CatchUpRunner:
     def _activate_caught_up(self) -> None:
         head = self._head()
         for checkpoint in self.store.checkpoints():
-            if checkpoint.state == BUILDING and checkpoint.projection in self.projections \
-                    and checkpoint.position >= head:
+            if (
+                checkpoint.state == BUILDING
+                and checkpoint.projection in self.projections
+                and checkpoint.position >= head
+            ):
                 self.store.activate(checkpoint.projection, checkpoint.generation)
 
     # ----------------------------------------------------------------- status
@@ -211,6 +227,9 @@ class CatchUpRunner:
         result = []
         for c in sorted(self.store.checkpoints(), key=lambda c: (c.projection, c.generation)):
             code = self.projections.get(c.projection)
-            result.append(ProjectionStatus(c.projection, c.generation, c.version,
-                                           code.version if code else -1, c.state, c.position, head))
+            result.append(
+                ProjectionStatus(
+                    c.projection, c.generation, c.version, code.version if code else -1, c.state, c.position, head
+                )
+            )
         return result

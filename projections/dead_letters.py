@@ -19,13 +19,17 @@ class DeadLetters(Projection):
     topics = frozenset({DeadLetter.MessageRejected.TOPIC})
 
     def apply(self, event: Any, view: View) -> None:
-        view.put(DEAD_LETTERS, event.originator_id, {
-            "id": event.originator_id,
-            "source": event.source,
-            "position": event.position,
-            "reason": event.reason,
-            "raw": event.raw,
-            "key": event.key,
-            "agentId": event.agent_id,
-            "rejectedAt": to_iso(event.occurred_at),
-        })
+        view.put(
+            DEAD_LETTERS,
+            event.originator_id,
+            {
+                "id": event.originator_id,
+                "source": event.source,
+                "position": event.position,
+                "reason": event.reason,
+                "raw": event.raw,
+                "key": event.key,
+                "agentId": event.agent_id,
+                "rejectedAt": to_iso(event.occurred_at),
+            },
+        )

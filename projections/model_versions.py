@@ -21,18 +21,22 @@ class ModelVersions(Projection):
     def apply(self, event: Any, view: View) -> None:
         if isinstance(event, ModelRegistry.VersionRegistered):
             scope = scope_of_registry(event.originator_id)
-            view.put(MODEL_VERSIONS, event.model_id, {
-                "modelId": event.model_id,
-                **scope.to_dict(),
-                "version": event.version,
-                "datasetId": event.dataset_id,
-                "baseModel": event.base_model,
-                "jobId": event.job_id,
-                "metrics": event.metrics,
-                "adapterDir": event.adapter_dir,
-                "aliases": [],
-                "createdAt": to_iso(event.occurred_at),
-            })
+            view.put(
+                MODEL_VERSIONS,
+                event.model_id,
+                {
+                    "modelId": event.model_id,
+                    **scope.to_dict(),
+                    "version": event.version,
+                    "datasetId": event.dataset_id,
+                    "baseModel": event.base_model,
+                    "jobId": event.job_id,
+                    "metrics": event.metrics,
+                    "adapterDir": event.adapter_dir,
+                    "aliases": [],
+                    "createdAt": to_iso(event.occurred_at),
+                },
+            )
         elif isinstance(event, ModelRegistry.AliasMoved):
             if event.previous_model_id is not None:
                 self._change_aliases(view, event.previous_model_id, lambda aliases: aliases - {event.alias})

@@ -62,8 +62,7 @@ class ReadModelStore(ABC):
 
     # ------------------------------------------------------------ checkpoints
     @abstractmethod
-    def checkpoints(self) -> list[Checkpoint]:
-        ...
+    def checkpoints(self) -> list[Checkpoint]: ...
 
     @abstractmethod
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:

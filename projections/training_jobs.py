@@ -22,14 +22,27 @@ class TrainingJobs(Projection):
     name = TRAINING_JOBS
     version = 1
     collections = (Collection(TRAINING_JOBS, indexes=(("agentId",), ("status",), ("createdAt",))),)
-    topics = frozenset({TrainingJob.Queued.TOPIC, TrainingJob.Started.TOPIC, TrainingJob.Succeeded.TOPIC,
-                        TrainingJob.Failed.TOPIC, TrainingJob.Retried.TOPIC})
+    topics = frozenset(
+        {
+            TrainingJob.Queued.TOPIC,
+            TrainingJob.Started.TOPIC,
+            TrainingJob.Succeeded.TOPIC,
+            TrainingJob.Failed.TOPIC,
+            TrainingJob.Retried.TOPIC,
+        }
+    )
 
     def apply(self, event: Any, view: View) -> None:
         if isinstance(event, TrainingJob.Queued):
-            doc: dict[str, Any] = {"jobId": event.job_id, "datasetId": event.dataset_id, "status": PENDING,
-                   "createdAt": to_iso(event.occurred_at), "retries": 0, "attempts": 0,
-                   "nextAttemptAt": to_iso(event.occurred_at)}
+            doc: dict[str, Any] = {
+                "jobId": event.job_id,
+                "datasetId": event.dataset_id,
+                "status": PENDING,
+                "createdAt": to_iso(event.occurred_at),
+                "retries": 0,
+                "attempts": 0,
+                "nextAttemptAt": to_iso(event.occurred_at),
+            }
             if event.agent_id is not None:
                 doc["agentId"] = event.agent_id
             if event.archetype is not None:
@@ -42,13 +55,21 @@ class TrainingJobs(Projection):
             return
         doc = dict(stored)
         if isinstance(event, TrainingJob.Started):
-            doc.update(status=RUNNING, startedAt=to_iso(event.occurred_at), attempts=event.attempt,
-                       deadline=to_iso(event.deadline))
+            doc.update(
+                status=RUNNING,
+                startedAt=to_iso(event.occurred_at),
+                attempts=event.attempt,
+                deadline=to_iso(event.deadline),
+            )
             for stale in ("finishedAt", "nextAttemptAt"):
                 doc.pop(stale, None)
         elif isinstance(event, TrainingJob.Succeeded):
-            doc.update(status=COMPLETED, finishedAt=to_iso(event.occurred_at),
-                       modelOutputId=event.model_output_id, metrics=event.metrics)
+            doc.update(
+                status=COMPLETED,
+                finishedAt=to_iso(event.occurred_at),
+                modelOutputId=event.model_output_id,
+                metrics=event.metrics,
+            )
             doc.pop("error", None)
         elif isinstance(event, TrainingJob.Failed):
             doc.update(status=FAILED, finishedAt=to_iso(event.occurred_at), error=event.reason)

@@ -117,10 +117,16 @@ def test_no_two_files_import_each_other_even_inside_functions():
 
 def test_imports_inside_functions_are_only_the_optional_dependencies():
     modules = project_modules()
-    deferred = {(name, target) for name, path in modules.items()
-                for target, at_top in imports_of(path, modules) if not at_top and target != name}
-    assert deferred == set(DEFERRED), "move these imports to the top of their module (or, for an optional " \
-                                      "dependency, list them in DEFERRED with the reason)"
+    deferred = {
+        (name, target)
+        for name, path in modules.items()
+        for target, at_top in imports_of(path, modules)
+        if not at_top and target != name
+    }
+    assert deferred == set(DEFERRED), (
+        "move these imports to the top of their module (or, for an optional "
+        "dependency, list them in DEFERRED with the reason)"
+    )
 
 
 def _reads_environment(path: Path) -> list[int]:
@@ -128,8 +134,11 @@ def _reads_environment(path: Path) -> list[int]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb", "putenv"):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and \
-                any(alias.name in ("environ", "getenv", "environb") for alias in node.names):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(alias.name in ("environ", "getenv", "environb") for alias in node.names)
+        ):
             lines.append(node.lineno)
     return lines
 
@@ -137,13 +146,29 @@ def _reads_environment(path: Path) -> list[int]:
 def test_only_the_configuration_reads_the_environment():
     modules = project_modules()
     readers = {name: lines for name, path in modules.items() if (lines := _reads_environment(path))}
-    assert set(readers) == {ENVIRONMENT_READER}, \
+    assert set(readers) == {ENVIRONMENT_READER}, (
         f"read AGENT_LEARNING_* in adapters/config.py (Config.from_env) and pass the value down: {readers}"
+    )
 
 
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "time_ns", "monotonic", "perf_counter"}
-IO_MODULES = {"os", "io", "socket", "sqlite3", "subprocess", "pathlib", "shutil", "time", "random", "threading",
-              "pymongo", "confluent_kafka", "requests", "httpx", "urllib"}
+IO_MODULES = {
+    "os",
+    "io",
+    "socket",
+    "sqlite3",
+    "subprocess",
+    "pathlib",
+    "shutil",
+    "time",
+    "random",
+    "threading",
+    "pymongo",
+    "confluent_kafka",
+    "requests",
+    "httpx",
+    "urllib",
+}
 
 
 def _clock_reads_and_io(path: Path) -> list[str]:
@@ -154,8 +179,9 @@ def _clock_reads_and_io(path: Path) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open":
             found.append(f"{path.name}:{node.lineno} opens a file")
         elif isinstance(node, ast.Import):
-            found += [f"{path.name}:{node.lineno} imports {a.name}" for a in node.names
-                      if a.name.split(".")[0] in IO_MODULES]
+            found += [
+                f"{path.name}:{node.lineno} imports {a.name}" for a in node.names if a.name.split(".")[0] in IO_MODULES
+            ]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in IO_MODULES:
             found.append(f"{path.name}:{node.lineno} imports from {node.module}")
     return found

@@ -23,7 +23,9 @@ def cmd_admin_freeze(system: System, args: argparse.Namespace) -> int:
 def cmd_admin_unfreeze(system: System, args: argparse.Namespace) -> int:
     result = system.service.unfreeze(UnfreezeUpdates(args.id, args.reason, utc_now(), by=actor(args)))
     system.projections.catch_up()
-    print(f"{args.id}: {'unfrozen; sentiment restarts at 0' if result == 'recorded' else 'was not frozen; nothing recorded'}")
+    print(
+        f"{args.id}: {'unfrozen; sentiment restarts at 0' if result == 'recorded' else 'was not frozen; nothing recorded'}"
+    )
     return EXIT_OK
 
 
@@ -60,15 +62,19 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
     system.projections.catch_up()
     rates = system.service.get_agent(args.id).rates(system.service.settings)
     print(f"{args.id}: configured {json.dumps(changed.to_dict())}")
-    print(f"  effective: trait rates {json.dumps(dict(rates.trait_rates))}, action rate {rates.action_rate}, "
-          f"ε {rates.epsilon}")
+    print(
+        f"  effective: trait rates {json.dumps(dict(rates.trait_rates))}, action rate {rates.action_rate}, "
+        f"ε {rates.epsilon}"
+    )
     return EXIT_OK
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     admin = sub.add_parser("admin", help="operator actions").add_subparsers(dest="admin_command", required=True)
-    for name, handler, text in (("freeze", cmd_admin_freeze, "stop an agent's updates"),
-                                ("unfreeze", cmd_admin_unfreeze, "resume an agent's updates")):
+    for name, handler, text in (
+        ("freeze", cmd_admin_freeze, "stop an agent's updates"),
+        ("unfreeze", cmd_admin_unfreeze, "resume an agent's updates"),
+    ):
         p = admin.add_parser(name, help=text)
         p.add_argument("id")
         p.add_argument("--reason", required=True, help="why (recorded in the agent's history)")
@@ -76,12 +82,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(handler=handler)
 
     config = sub.add_parser("config", help="owner learning configuration").add_subparsers(
-        dest="config_command", required=True)
+        dest="config_command", required=True
+    )
     p = config.add_parser("set", help="set profile and rate overrides (validated; unset values are kept)")
     p.add_argument("id")
     p.add_argument("--profile", choices=sorted(PROFILES))
-    p.add_argument("--trait-rate", action="append", metavar="T=R",
-                   help="per-trait rate (humor=0.1), or RATE for every trait; repeatable")
+    p.add_argument(
+        "--trait-rate",
+        action="append",
+        metavar="T=R",
+        help="per-trait rate (humor=0.1), or RATE for every trait; repeatable",
+    )
     p.add_argument("--action-rate", type=float, metavar="R")
     p.add_argument("--epsilon", type=float, metavar="E")
     p.set_defaults(handler=cmd_config_set)

@@ -20,12 +20,18 @@ def cmd_agent_show(system: System, args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return EXIT_OK
     print(f"agent {doc['agentId']} (archetype {doc['archetype']}, owner {doc['ownerId'] or '-'})")
-    print(f"  policy version {doc['version']}, last trigger {doc['trigger'] or '-'}, confidence {doc['confidence']}, "
-          f"{'FROZEN' if doc['frozen'] else 'learning'}")
-    print(f"  feedback {doc['feedbackCount']} ({doc['pendingFeedbackCount']} pending), "
-          f"sentiment {doc['sentiment']:+.3f}, ε {doc['explorationEpsilon']:.4f}")
-    print("  traits (effective / learned): " + ", ".join(
-        f"{t} {v:.3f}/{doc['learnedTraits'][t]:.3f}" for t, v in doc["traits"].items()))
+    print(
+        f"  policy version {doc['version']}, last trigger {doc['trigger'] or '-'}, confidence {doc['confidence']}, "
+        f"{'FROZEN' if doc['frozen'] else 'learning'}"
+    )
+    print(
+        f"  feedback {doc['feedbackCount']} ({doc['pendingFeedbackCount']} pending), "
+        f"sentiment {doc['sentiment']:+.3f}, ε {doc['explorationEpsilon']:.4f}"
+    )
+    print(
+        "  traits (effective / learned): "
+        + ", ".join(f"{t} {v:.3f}/{doc['learnedTraits'][t]:.3f}" for t, v in doc["traits"].items())
+    )
     print("  action policy: " + ", ".join(f"{a} {p:.3f}" for a, p in doc["actionPolicy"].items()))
     print(f"  last update {doc['lastUpdateAt']}, last activity {doc['lastActivityAt']}")
     return EXIT_OK
@@ -47,8 +53,10 @@ def cmd_agent_list(system: System, args: argparse.Namespace) -> int:
     if not docs:
         print("no agents yet: ingest some feedback (agent-learning ingest FILE) or run agent-learning demo")
     for doc in docs:
-        print(f"{doc['agentId']:<24} v{doc['version']:<5} {doc['confidence']:<9} "
-              f"{'FROZEN' if doc['frozen'] else 'learning':<8} feedback {doc['feedbackCount']}")
+        print(
+            f"{doc['agentId']:<24} v{doc['version']:<5} {doc['confidence']:<9} "
+            f"{'FROZEN' if doc['frozen'] else 'learning':<8} feedback {doc['feedbackCount']}"
+        )
     return EXIT_OK
 
 

@@ -45,40 +45,59 @@ AGENTS = {
 def _reaction(agent: str, rng: random.Random) -> dict:
     """One user's reaction to one response, by the kind of users each agent has."""
     if agent == "aria":
-        return rng.choice([
-            {"kind": "thumbs_up", "traits": {"empathy": 1.0, "humor": 0.6}, "action": "answer"},
-            {"kind": "message_copied", "traits": {"humor": 1.0}, "action": "answer"},
-            {"kind": "rating", "value": 5, "traits": {"empathy": 0.8}, "action": "answer"},
-            {"kind": "thumbs_down", "traits": {"formality": 1.0}, "action": "escalate"},
-        ])
+        return rng.choice(
+            [
+                {"kind": "thumbs_up", "traits": {"empathy": 1.0, "humor": 0.6}, "action": "answer"},
+                {"kind": "message_copied", "traits": {"humor": 1.0}, "action": "answer"},
+                {"kind": "rating", "value": 5, "traits": {"empathy": 0.8}, "action": "answer"},
+                {"kind": "thumbs_down", "traits": {"formality": 1.0}, "action": "escalate"},
+            ]
+        )
     if agent == "sage":
-        return rng.choice([
-            {"kind": "thumbs_down", "traits": {"sarcasm": 1.0}, "action": "answer"},
-            {"kind": "rating", "value": 4, "traits": {"curiosity": 1.0}, "action": "ask_clarifying_question"},
-            {"kind": "thumbs_up", "traits": {"curiosity": 0.7, "empathy": 0.4}, "action": "ask_clarifying_question"},
-            {"kind": "conversation_continued", "traits": {"curiosity": 0.5}, "action": "ask_clarifying_question"},
-        ])
+        return rng.choice(
+            [
+                {"kind": "thumbs_down", "traits": {"sarcasm": 1.0}, "action": "answer"},
+                {"kind": "rating", "value": 4, "traits": {"curiosity": 1.0}, "action": "ask_clarifying_question"},
+                {
+                    "kind": "thumbs_up",
+                    "traits": {"curiosity": 0.7, "empathy": 0.4},
+                    "action": "ask_clarifying_question",
+                },
+                {"kind": "conversation_continued", "traits": {"curiosity": 0.5}, "action": "ask_clarifying_question"},
+            ]
+        )
     if agent == "atlas":
-        return rng.choice([
-            {"kind": "draft_approved", "traits": {"formality": 1.0, "verbosity": -0.5}, "action": "suggest_draft"},
-            {"kind": "draft_rejected", "traits": {"verbosity": 1.0}, "action": "suggest_draft"},
-            {"kind": "draft_edited", "traits": {"verbosity": 0.6}, "action": "suggest_draft"},
-            {"kind": "draft_approved", "traits": {"formality": 0.8}, "action": "suggest_draft"},
-        ])
-    return rng.choice([  # blaze: users who stay unhappy whatever it does
-        {"kind": "thumbs_down", "traits": {"sarcasm": 1.0, "empathy": -1.0}, "action": "answer"},
-        {"kind": "abuse_flag", "traits": {"sarcasm": 1.0}, "action": "answer"},
-        {"kind": "conversation_abandoned", "traits": {"empathy": -0.5}, "action": "escalate"},
-        {"kind": "rating", "value": 1, "traits": {"humor": 1.0}, "action": "answer"},
-    ])
+        return rng.choice(
+            [
+                {"kind": "draft_approved", "traits": {"formality": 1.0, "verbosity": -0.5}, "action": "suggest_draft"},
+                {"kind": "draft_rejected", "traits": {"verbosity": 1.0}, "action": "suggest_draft"},
+                {"kind": "draft_edited", "traits": {"verbosity": 0.6}, "action": "suggest_draft"},
+                {"kind": "draft_approved", "traits": {"formality": 0.8}, "action": "suggest_draft"},
+            ]
+        )
+    return rng.choice(
+        [  # blaze: users who stay unhappy whatever it does
+            {"kind": "thumbs_down", "traits": {"sarcasm": 1.0, "empathy": -1.0}, "action": "answer"},
+            {"kind": "abuse_flag", "traits": {"sarcasm": 1.0}, "action": "answer"},
+            {"kind": "conversation_abandoned", "traits": {"empathy": -0.5}, "action": "escalate"},
+            {"kind": "rating", "value": 1, "traits": {"humor": 1.0}, "action": "answer"},
+        ]
+    )
 
 
 def simulated_stream(seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     messages: list[dict] = []
     for agent, registration in AGENTS.items():
-        messages.append({"type": "agent_registered", "eventId": f"demo-{agent}-registered", "agentId": agent,
-                         "occurredAt": to_iso(DAY), **{k: v for k, v in registration.items() if v is not None}})
+        messages.append(
+            {
+                "type": "agent_registered",
+                "eventId": f"demo-{agent}-registered",
+                "agentId": agent,
+                "occurredAt": to_iso(DAY),
+                **{k: v for k, v in registration.items() if v is not None},
+            }
+        )
     number = 0
     for agent in AGENTS:
         users = [f"{agent}-user-{i}" for i in range(1, 6)]
@@ -90,14 +109,30 @@ def simulated_stream(seed: int = 7) -> list[dict]:
             for _ in range(rng.randint(1, 7)):
                 number += 1
                 at += timedelta(seconds=rng.randint(20, 240))
-                messages.append({"type": "feedback", "eventId": f"demo-{number}", "agentId": agent,
-                                 "occurredAt": to_iso(at), "sessionId": session, "userId": user,
-                                 "interactionId": f"i-{number}", **_reaction(agent, rng)})
+                messages.append(
+                    {
+                        "type": "feedback",
+                        "eventId": f"demo-{number}",
+                        "agentId": agent,
+                        "occurredAt": to_iso(at),
+                        "sessionId": session,
+                        "userId": user,
+                        "interactionId": f"i-{number}",
+                        **_reaction(agent, rng),
+                    }
+                )
             if rng.random() < 0.7:
                 number += 1
                 at += timedelta(seconds=30)
-                messages.append({"type": "session_ended", "eventId": f"demo-{number}", "agentId": agent,
-                                 "sessionId": session, "occurredAt": to_iso(at)})
+                messages.append(
+                    {
+                        "type": "session_ended",
+                        "eventId": f"demo-{number}",
+                        "agentId": agent,
+                        "sessionId": session,
+                        "occurredAt": to_iso(at),
+                    }
+                )
             start = at + timedelta(minutes=rng.randint(5, 60))
     messages.sort(key=lambda m: m["occurredAt"])
     return messages
@@ -138,18 +173,22 @@ def run_demo(system: System, quiet: bool = False) -> int:
     with stream_file.open("w") as f:
         for _, line in _lines_by_minute(messages):
             f.writelines(raw.decode() + "\n" for raw in line)
-    say(f"Simulating {HOURS} hours of feedback for {len(AGENTS)} agents ({len(messages) + len(BAD_LINES)} "
-        f"messages, written to {stream_file}) …")
+    say(
+        f"Simulating {HOURS} hours of feedback for {len(AGENTS)} agents ({len(messages) + len(BAD_LINES)} "
+        f"messages, written to {stream_file}) …"
+    )
 
     totals = Counter()
     line_number = 1
     for now, lines in _lines_by_minute(messages):
         if lines:
-            report = ingest_lines(system.service, lines, str(stream_file), home / "dead-letters.jsonl",
-                                  first_line=line_number)
+            report = ingest_lines(
+                system.service, lines, str(stream_file), home / "dead-letters.jsonl", first_line=line_number
+            )
             line_number += len(lines)
-            totals.update(recorded=report.outcome.recorded, duplicates=report.outcome.duplicates,
-                          rejected=report.rejected)
+            totals.update(
+                recorded=report.outcome.recorded, duplicates=report.outcome.duplicates, rejected=report.rejected
+            )
             totals.update(report.outcome.recalculations)
         system.projections.catch_up()
         due = agents_due_for_tick(system.read_models, now, system.service.settings)
@@ -157,7 +196,9 @@ def run_demo(system: System, quiet: bool = False) -> int:
             outcome = system.service.tick(now, due)
             totals.update(outcome.recalculations)
         if now.minute == 0:
-            say(f"  {now:%H:%M}  {totals['recorded']:>5} recorded, {sum(totals[t] for t in ('strong_signal', 'feedback_count', 'session_end', 'timer')):>4} recalculations")
+            say(
+                f"  {now:%H:%M}  {totals['recorded']:>5} recorded, {sum(totals[t] for t in ('strong_signal', 'feedback_count', 'session_end', 'timer')):>4} recalculations"
+            )
 
     week_later = DAY + timedelta(days=8)
     system.projections.catch_up()
@@ -175,8 +216,10 @@ def _summary(system: System, totals: Counter, published: int) -> None:
     store = system.read_models
     settings = system.service.settings
     print()
-    print(f"Recorded {totals['recorded']} messages ({totals['duplicates']} duplicates skipped, "
-          f"{totals['rejected']} rejected).")
+    print(
+        f"Recorded {totals['recorded']} messages ({totals['duplicates']} duplicates skipped, "
+        f"{totals['rejected']} rejected)."
+    )
     for agent_id in AGENTS:
         doc = store.get(STATE, agent_id)
         history = store.find(HISTORY, [Condition("agentId", "eq", agent_id)])
@@ -184,9 +227,11 @@ def _summary(system: System, totals: Counter, published: int) -> None:
         priors = settings.archetype(doc["archetype"]).trait_priors
         state = "FROZEN (sentiment stayed below -0.5 for 7 days)" if doc["frozen"] else "learning"
         print()
-        print(f"{agent_id}  ({doc['archetype']}, {doc['learningConfig'].get('profile') or 'default'} profile) — "
-              f"policy v{doc['version']}, {doc['feedbackCount']} feedback, confidence {doc['confidence']}, "
-              f"sentiment {doc['sentiment']:+.2f}, {state}")
+        print(
+            f"{agent_id}  ({doc['archetype']}, {doc['learningConfig'].get('profile') or 'default'} profile) — "
+            f"policy v{doc['version']}, {doc['feedbackCount']} feedback, confidence {doc['confidence']}, "
+            f"sentiment {doc['sentiment']:+.2f}, {state}"
+        )
         print("  recalculations: " + ", ".join(f"{t} {n}" for t, n in sorted(triggers.items())))
         print(f"  {'trait':<10} {'before':>7} {'after':>7} {'learned':>8}")
         for trait, prior in priors.items():
@@ -199,8 +244,10 @@ def _summary(system: System, totals: Counter, published: int) -> None:
     dead = store.find(DEAD_LETTERS)
     print()
     print(f"Dead letters: {len(dead)} (reasons in {home / 'dead-letters.jsonl'})")
-    print(f"Relay: {published} messages published to {home / 'published.jsonl'} "
-          f"({len(read_published(home / 'published.jsonl'))} in the file)")
+    print(
+        f"Relay: {published} messages published to {home / 'published.jsonl'} "
+        f"({len(read_published(home / 'published.jsonl'))} in the file)"
+    )
     print()
     home_flag = f" --home {home}" if str(home) != ".agent-learning" else ""
     print("Where to look next:")

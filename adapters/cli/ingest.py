@@ -23,8 +23,11 @@ def cmd_ingest(system: System, args: argparse.Namespace) -> int:
     def report_progress(report: IngestReport) -> None:
         if progress.due():
             rate = report.lines / report.seconds if report.seconds else 0
-            print(f"… {report.lines:,} lines, {report.outcome.recorded:,} recorded, "
-                  f"{report.rejected:,} rejected ({rate:,.0f} lines/s)", file=sys.stderr)
+            print(
+                f"… {report.lines:,} lines, {report.outcome.recorded:,} recorded, "
+                f"{report.rejected:,} rejected ({rate:,.0f} lines/s)",
+                file=sys.stderr,
+            )
 
     source = "stdin" if args.file == "-" else args.file
     dead_letter_file = system.config.home / "dead-letters.jsonl"
@@ -41,8 +44,10 @@ def cmd_ingest(system: System, args: argparse.Namespace) -> int:
     system.projections.catch_up()
     o = report.outcome
     triggers = ", ".join(f"{t} {n}" for t, n in sorted(o.recalculations.items())) or "none"
-    print(f"{report.lines:,} messages: {o.recorded:,} recorded, {o.duplicates:,} duplicates skipped, "
-          f"{report.rejected:,} rejected; {len(o.agents):,} agents changed; recalculations: {triggers}")
+    print(
+        f"{report.lines:,} messages: {o.recorded:,} recorded, {o.duplicates:,} duplicates skipped, "
+        f"{report.rejected:,} rejected; {len(o.agents):,} agents changed; recalculations: {triggers}"
+    )
     if report.rejected:
         for rejection in o.rejected[:5]:
             print(f"  rejected {rejection.position}: {rejection.reason}", file=sys.stderr)
@@ -59,8 +64,9 @@ def cmd_tick(system: System, args: argparse.Namespace) -> int:
     outcome = system.service.tick(now, due)
     system.projections.catch_up()
     triggers = ", ".join(f"{t} {n}" for t, n in sorted(outcome.recalculations.items())) or "none"
-    print(f"tick at {to_iso(now)}: {len(due)} agents checked, {len(outcome.agents)} changed; "
-          f"recalculations: {triggers}")
+    print(
+        f"tick at {to_iso(now)}: {len(due)} agents checked, {len(outcome.agents)} changed; recalculations: {triggers}"
+    )
     return EXIT_OK
 
 

@@ -28,11 +28,24 @@ def cmd_jobs_run(system: System, args: argparse.Namespace) -> int:
         err(f"jobs run {args.job}: {error}")
         return EXIT_FAILED
     if args.json:
-        print(json.dumps({"job": report.job, "period": report.period, "outcome": report.outcome,
-                          "runId": report.run_id, "summary": report.summary, "message": report.message},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "job": report.job,
+                    "period": report.period,
+                    "outcome": report.outcome,
+                    "runId": report.run_id,
+                    "summary": report.summary,
+                    "message": report.message,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return EXIT_OK
-    print(f"{report.job} run for {report.period}: {report.outcome}" + (f" ({report.message})" if report.message else ""))
+    print(
+        f"{report.job} run for {report.period}: {report.outcome}" + (f" ({report.message})" if report.message else "")
+    )
     if report.outcome in (COMPLETED, DRY_RUN):
         _print_summary(report.summary)
     return EXIT_OK
@@ -70,12 +83,16 @@ def cmd_jobs_list(system: System, args: argparse.Namespace) -> int:
     if not docs:
         print("no training jobs yet: the weekly job queues them for eligible agents (agent-learning jobs run weekly)")
         return EXIT_OK
-    print(f"{'job':<28} {'scope':<24} {'dataset':<20} {'status':<10} {'retries':>7}  {'created':<21} "
-          f"{'finished':<21} model")
+    print(
+        f"{'job':<28} {'scope':<24} {'dataset':<20} {'status':<10} {'retries':>7}  {'created':<21} "
+        f"{'finished':<21} model"
+    )
     for doc in docs:
         scope = f"agent:{doc['agentId']}" if "agentId" in doc else f"archetype:{doc.get('archetype')}"
-        print(f"{doc['jobId']:<28} {scope:<24} {doc['datasetId']:<20} {doc['status']:<10} {doc['retries']:>7}  "
-              f"{doc['createdAt']:<21} {doc.get('finishedAt') or '-':<21} {doc.get('modelOutputId') or '-'}")
+        print(
+            f"{doc['jobId']:<28} {scope:<24} {doc['datasetId']:<20} {doc['status']:<10} {doc['retries']:>7}  "
+            f"{doc['createdAt']:<21} {doc.get('finishedAt') or '-':<21} {doc.get('modelOutputId') or '-'}"
+        )
         if doc.get("error") and doc["status"] != "completed":
             print(f"{'':<28} last error: {doc['error']}")
     return EXIT_OK
@@ -83,13 +100,21 @@ def cmd_jobs_list(system: System, args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     jobs = sub.add_parser("jobs", help="the batch loop: datasets, training jobs, archetype refresh").add_subparsers(
-        dest="jobs_command", required=True)
+        dest="jobs_command", required=True
+    )
 
     p = jobs.add_parser("run", help="run one batch job for the current period (idempotent; one run at a time)")
-    p.add_argument("job", choices=["daily", "weekly", "monthly"],
-                   help="daily: training datasets; weekly: eligibility and training jobs; monthly: archetype priors")
-    p.add_argument("--now", type=parse_time, help="the run's start time, ISO-8601 with a zone (default: the clock); "
-                   "it picks the period and the 30-day window")
+    p.add_argument(
+        "job",
+        choices=["daily", "weekly", "monthly"],
+        help="daily: training datasets; weekly: eligibility and training jobs; monthly: archetype priors",
+    )
+    p.add_argument(
+        "--now",
+        type=parse_time,
+        help="the run's start time, ISO-8601 with a zone (default: the clock); "
+        "it picks the period and the 30-day window",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be done; record and write nothing")
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
     p.set_defaults(handler=cmd_jobs_run)

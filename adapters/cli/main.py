@@ -25,9 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agent-learning",
         description="Event-sourced learning from user feedback for conversational AI agents.",
         epilog="Backends are chosen by environment variables: AGENT_LEARNING_HOME, AGENT_LEARNING_EVENT_STORE, "
-               "AGENT_LEARNING_READ_MODELS, AGENT_LEARNING_KAFKA (see the README).",
+        "AGENT_LEARNING_READ_MODELS, AGENT_LEARNING_KAFKA (see the README).",
     )
-    parser.add_argument("--home", help="folder of the embedded store (default: $AGENT_LEARNING_HOME or ./.agent-learning)")
+    parser.add_argument(
+        "--home", help="folder of the embedded store (default: $AGENT_LEARNING_HOME or ./.agent-learning)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for room in COMMAND_ROOMS:
         room.add_commands(sub)

@@ -32,30 +32,36 @@ def cmd_models_list(system: System, args: argparse.Namespace) -> int:
         print(json.dumps(docs, indent=2))
         return EXIT_OK
     if not docs:
-        print("no trained models yet: they are registered when a weekly training job succeeds "
-              "(agent-learning jobs run weekly)")
+        print(
+            "no trained models yet: they are registered when a weekly training job succeeds "
+            "(agent-learning jobs run weekly)"
+        )
         return EXIT_OK
     print(f"{'model':<36} {'aliases':<18} {'dataset':<20} {'loss before→after':<20} created")
     for doc in docs:
         metrics = doc.get("metrics") or {}
         before, after = metrics.get("heldoutLossBefore"), metrics.get("heldoutLossAfter")
-        loss = f"{before:.4f}→{after:.4f}" if isinstance(before, (int, float)) and isinstance(after, (int, float)) \
-            else "-"
-        print(f"{doc['modelId']:<36} {','.join(doc['aliases']) or '-':<18} {doc['datasetId']:<20} {loss:<20} "
-              f"{doc['createdAt']}")
+        loss = (
+            f"{before:.4f}→{after:.4f}" if isinstance(before, (int, float)) and isinstance(after, (int, float)) else "-"
+        )
+        print(
+            f"{doc['modelId']:<36} {','.join(doc['aliases']) or '-':<18} {doc['datasetId']:<20} {loss:<20} "
+            f"{doc['createdAt']}"
+        )
     return EXIT_OK
 
 
 def cmd_models_promote(system: System, args: argparse.Namespace) -> int:
     try:
-        move = promote_model(system, args.model_id, args.alias, by=actor(args),
-                             reason=args.reason, now=utc_now())
+        move = promote_model(system, args.model_id, args.alias, by=actor(args), reason=args.reason, now=utc_now())
     except ModelRegistryError as error:
         return _failed(error)
     system.projections.catch_up()
     if move.moved:
-        print(f"{describe(move.scope)}: {move.alias} → {move.model_id} (was {move.previous_model_id or 'unset'}); "
-              "ModelUpdated goes out with the next relay run")
+        print(
+            f"{describe(move.scope)}: {move.alias} → {move.model_id} (was {move.previous_model_id or 'unset'}); "
+            "ModelUpdated goes out with the next relay run"
+        )
     else:
         print(f"{describe(move.scope)}: {move.alias} already points to {move.model_id}; nothing recorded")
     return EXIT_OK
@@ -63,19 +69,23 @@ def cmd_models_promote(system: System, args: argparse.Namespace) -> int:
 
 def cmd_models_rollback(system: System, args: argparse.Namespace) -> int:
     try:
-        move = rollback_alias(system, Scope(args.agent, args.archetype), args.alias,
-                              by=actor(args), reason=args.reason, now=utc_now())
+        move = rollback_alias(
+            system, Scope(args.agent, args.archetype), args.alias, by=actor(args), reason=args.reason, now=utc_now()
+        )
     except ModelRegistryError as error:
         return _failed(error)
     system.projections.catch_up()
-    print(f"{describe(move.scope)}: {move.alias} rolled back to {move.model_id} (was {move.previous_model_id}); "
-          "ModelUpdated goes out with the next relay run")
+    print(
+        f"{describe(move.scope)}: {move.alias} rolled back to {move.model_id} (was {move.previous_model_id}); "
+        "ModelUpdated goes out with the next relay run"
+    )
     return EXIT_OK
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="trained model versions and their aliases").add_subparsers(
-        dest="models_command", required=True)
+        dest="models_command", required=True
+    )
 
     p = models.add_parser("list", help="model versions with lineage and aliases (all, or of one scope)")
     scope = p.add_mutually_exclusive_group()

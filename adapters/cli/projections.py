@@ -35,7 +35,8 @@ def cmd_projections_rebuild(system: System, args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     projections = sub.add_parser("projections", help="read models").add_subparsers(
-        dest="projections_command", required=True)
+        dest="projections_command", required=True
+    )
     p = projections.add_parser("status", help="positions and lag of every read model")
     p.set_defaults(handler=cmd_projections_status)
     p = projections.add_parser("rebuild", help="rebuild read models from the event history (blue/green)")

@@ -25,25 +25,35 @@ def cmd_web(system: System, args: argparse.Namespace) -> int:
     logs.configure(args.log_level)
     system.close()  # the web server builds its own pool of systems
     address = args.http or system.config.http
-    print(f"serving the HTTP API and owner pages on http://{address} (OpenAPI at /docs) until Ctrl-C",
-          file=sys.stderr)
+    print(f"serving the HTTP API and owner pages on http://{address} (OpenAPI at /docs) until Ctrl-C", file=sys.stderr)
     return run_web(system.config, address)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="the long-running worker: consumer, projections, relay, tick, and the HTTP API "
-                                     "with owner pages, /healthz, /metrics")
-    p.add_argument("--http", metavar="HOST:PORT", help="address of the HTTP API, owner pages, /healthz and /metrics "
-                   "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
+    p = sub.add_parser(
+        "serve",
+        help="the long-running worker: consumer, projections, relay, tick, and the HTTP API "
+        "with owner pages, /healthz, /metrics",
+    )
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="address of the HTTP API, owner pages, /healthz and /metrics "
+        "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)",
+    )
     p.add_argument("--tick-interval", type=float, default=60.0, metavar="S", help="seconds between ticks (default 60)")
     p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
-    p.add_argument("--no-relay", action="store_true",
-                   help="leave publishing to a separate `relay run` (also AGENT_LEARNING_SERVE_RELAY=no): "
-                        "one relay per transactional id, so replicas do not fence each other")
+    p.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="leave publishing to a separate `relay run` (also AGENT_LEARNING_SERVE_RELAY=no): "
+        "one relay per transactional id, so replicas do not fence each other",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("web", help="the HTTP API and owner pages (OpenAPI at /docs)")
-    p.add_argument("--http", metavar="HOST:PORT", help="address to listen on "
-                   "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)")
+    p.add_argument(
+        "--http", metavar="HOST:PORT", help="address to listen on (default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)"
+    )
     p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     p.set_defaults(handler=cmd_web)

@@ -23,9 +23,12 @@ def cmd_tokens_create(system: System, args: argparse.Namespace) -> int:
         tokens.close()
     print(token)
     who = "administrators" if args.admin else f"owner {args.owner}"
-    print(f"a new API token for {who}, id {TokenStore.token_id(token)}; it is shown only now (only its hash is "
-          f"kept in {system.config.home / 'tokens.db'}): send it as 'Authorization: Bearer TOKEN'; "
-          "revoke it with `agent-learning tokens revoke ID`", file=sys.stderr)
+    print(
+        f"a new API token for {who}, id {TokenStore.token_id(token)}; it is shown only now (only its hash is "
+        f"kept in {system.config.home / 'tokens.db'}): send it as 'Authorization: Bearer TOKEN'; "
+        "revoke it with `agent-learning tokens revoke ID`",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -37,8 +40,17 @@ def cmd_tokens_list(system: System, args: argparse.Namespace) -> int:
         tokens.close()
     if args.json:
         for info in infos:
-            print(json.dumps({"id": info.id, "ownerId": info.owner_id, "admin": info.admin,
-                              "createdAt": info.created_at, "revokedAt": info.revoked_at}))
+            print(
+                json.dumps(
+                    {
+                        "id": info.id,
+                        "ownerId": info.owner_id,
+                        "admin": info.admin,
+                        "createdAt": info.created_at,
+                        "revokedAt": info.revoked_at,
+                    }
+                )
+            )
         return EXIT_OK
     if not infos:
         print("no API tokens yet: create one with `agent-learning tokens create --owner ID` (or --admin)")
@@ -61,8 +73,10 @@ def cmd_tokens_revoke(system: System, args: argparse.Namespace) -> int:
     finally:
         tokens.close()
     who = "administrators" if info.admin else f"owner {info.owner_id}"
-    print(f"token {info.id} for {who} revoked at {info.revoked_at}: it no longer authenticates "
-          "(API calls get 401; owner-page sessions opened with it end)")
+    print(
+        f"token {info.id} for {who} revoked at {info.revoked_at}: it no longer authenticates "
+        "(API calls get 401; owner-page sessions opened with it end)"
+    )
     return EXIT_OK
 
 

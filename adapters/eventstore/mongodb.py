@@ -135,9 +135,7 @@ class MongoDBDatastore:
 
     def __init__(self, url: str, database_name: str) -> None:
         # UUIDs as standard BSON binary (subtype 4), decoded back to uuid.UUID.
-        self.client: MongoClient[_Document] = MongoClient(
-            url, uuidRepresentation="standard"
-        )
+        self.client: MongoClient[_Document] = MongoClient(url, uuidRepresentation="standard")
         self.write_concern = WriteConcern(w="majority", j=True)
         self.read_concern = ReadConcern("majority")
         self.database: Database[_Document] = self.client.get_database(
@@ -241,18 +239,14 @@ class MongoDBAggregateRecorder(MongoDBRecorder, AggregateRecorder):
                 name="originator_id_version_unique",
             )
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         documents = [self._document(e) for e in stored_events]
         if len(documents) == 1:
             with translated_errors():
                 self.events.insert_one(documents[0])
         elif documents:
             # All or nothing: a duplicate anywhere in the batch writes none.
-            self.datastore.transaction(
-                lambda session: self.events.insert_many(documents, session=session)
-            )
+            self.datastore.transaction(lambda session: self.events.insert_many(documents, session=session))
         return None
 
     @_retry_reads
@@ -279,9 +273,7 @@ class MongoDBAggregateRecorder(MongoDBRecorder, AggregateRecorder):
         return self.datastore.read_snapshot(
             lambda session: [
                 self._stored_event(document)
-                for document in self.events.find(
-                    query, sort=sort, limit=limit or 0, session=session
-                )
+                for document in self.events.find(query, sort=sort, limit=limit or 0, session=session)
             ]
         )
 
@@ -313,9 +305,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         poll_interval: float = 0.1,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            datastore, events_collection_name=events_collection_name, **kwargs
-        )
+        super().__init__(datastore, events_collection_name=events_collection_name, **kwargs)
         self.sequence_collection_name = events_collection_name + "_sequence"
         self.sequence = datastore.collection(self.sequence_collection_name)
         self.poll_interval = poll_interval
@@ -337,14 +327,10 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
                 upsert=True,
             )
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return None
-        return self.datastore.transaction(
-            lambda session: self._insert_with_notification_ids(stored_events, session)
-        )
+        return self.datastore.transaction(lambda session: self._insert_with_notification_ids(stored_events, session))
 
     def _insert_with_notification_ids(
         self, stored_events: Sequence[StoredEvent], session: ClientSession
@@ -360,10 +346,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         )
         last = int(counter["last"])
         first = last - len(stored_events) + 1
-        documents = [
-            {"notification_id": first + i, **self._document(e)}
-            for i, e in enumerate(stored_events)
-        ]
+        documents = [{"notification_id": first + i, **self._document(e)} for i, e in enumerate(stored_events)]
         self.events.insert_many(documents, ordered=True, session=session)
         return list(range(first, last + 1))
 
@@ -383,9 +366,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         # One snapshot for the whole page (see read_snapshot): a scan that moved
         # to a newer state midway could find an id after passing the then
         # uncommitted ones below it, and the reader would skip those for good.
-        return self.datastore.read_snapshot(
-            lambda session: self._select_page(session, first, limit, stop, topics)
-        )
+        return self.datastore.read_snapshot(lambda session: self._select_page(session, first, limit, stop, topics))
 
     def _select_page(
         self,
@@ -407,9 +388,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         if len(page) < limit:
             # At the head of the sequence, or past a hole left by a deletion:
             # whatever lies beyond the window still belongs to this page.
-            page += self._select_notifications(
-                session, window_end + 1, stop, topics, limit - len(page)
-            )
+            page += self._select_notifications(session, window_end + 1, stop, topics, limit - len(page))
         return page
 
     def _select_notifications(
@@ -426,9 +405,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         query: _Document = {"notification_id": id_range}
         if topics:
             query["topic"] = {"$in": list(topics)}
-        cursor = self.events.find(
-            query, sort=[("notification_id", ASCENDING)], limit=limit, session=session
-        )
+        cursor = self.events.find(query, sort=[("notification_id", ASCENDING)], limit=limit, session=session)
         return [
             Notification(
                 id=document["notification_id"],
@@ -449,12 +426,8 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         last = 0 if counter is None else int(counter["last"])
         return last or None
 
-    def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> Subscription[ApplicationRecorder]:
-        return MongoDBSubscription(
-            recorder=self, gt=gt, topics=topics, poll_interval=self.poll_interval
-        )
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        return MongoDBSubscription(recorder=self, gt=gt, topics=topics, poll_interval=self.poll_interval)
 
 
 class MongoDBSubscription(ListenNotifySubscription[MongoDBApplicationRecorder]):
@@ -510,9 +483,7 @@ class MongoDBTrackingRecorder(MongoDBRecorder, TrackingRecorder):
         with translated_errors():
             self._insert_tracking(tracking, session=None)
 
-    def _insert_tracking(
-        self, tracking: Tracking, session: ClientSession | None
-    ) -> None:
+    def _insert_tracking(self, tracking: Tracking, session: ClientSession | None) -> None:
         # Moves the position forward only: when the recorded id is not lower,
         # the filter misses and the upsert collides with the existing _id.
         try:
@@ -540,9 +511,7 @@ class MongoDBTrackingRecorder(MongoDBRecorder, TrackingRecorder):
         return None if document is None else int(document["notification_id"])
 
 
-class MongoDBProcessRecorder(
-    MongoDBTrackingRecorder, MongoDBApplicationRecorder, ProcessRecorder
-):
+class MongoDBProcessRecorder(MongoDBTrackingRecorder, MongoDBApplicationRecorder, ProcessRecorder):
     """Records events with the tracking records of what was processed, atomically.
 
     ``insert_events(stored_events, tracking=None, trackings=())``: ``tracking``
@@ -650,9 +619,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
     ) -> MongoDBTrackingRecorder:
         if tracking_recorder_class is None:
             topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            tracking_recorder_class = (
-                resolve_topic(topic) if topic else type(self).tracking_recorder_class
-            )
+            tracking_recorder_class = resolve_topic(topic) if topic else type(self).tracking_recorder_class
         assert tracking_recorder_class is not None
         assert issubclass(tracking_recorder_class, MongoDBTrackingRecorder)
         recorder = tracking_recorder_class(

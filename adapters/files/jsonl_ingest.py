@@ -66,13 +66,19 @@ def ingest_lines(
                     dead_letter_file.parent.mkdir(parents=True, exist_ok=True)
                     dead_letters = dead_letter_file.open("a", encoding="utf-8")
                 for rejection in outcome.rejected:
-                    dead_letters.write(json.dumps({
-                        "source": rejection.source,
-                        "line": int(rejection.position.split()[-1]) if rejection.position.startswith("line ")
-                        else rejection.position,
-                        "reason": rejection.reason,
-                        "raw": rejection.raw.decode("utf-8", "replace"),
-                    }) + "\n")
+                    dead_letters.write(
+                        json.dumps(
+                            {
+                                "source": rejection.source,
+                                "line": int(rejection.position.split()[-1])
+                                if rejection.position.startswith("line ")
+                                else rejection.position,
+                                "reason": rejection.reason,
+                                "raw": rejection.raw.decode("utf-8", "replace"),
+                            }
+                        )
+                        + "\n"
+                    )
                 dead_letters.flush()
             report.seconds = time.monotonic() - started
             if progress:

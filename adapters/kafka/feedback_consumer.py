@@ -58,20 +58,23 @@ class ConsumerSettings:
     client: Mapping[str, Any] = field(factory=dict)
 
     def librdkafka(self, bootstrap: str) -> dict[str, Any]:
-        return client_config(bootstrap, **{
-            "group.id": self.group_id,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            # Memory under a backlog: librdkafka prefetches until one of these is reached,
-            # on top of the one batch the loop holds.
-            "queued.max.messages.kbytes": 16384,
-            "queued.min.messages": max(1000, 2 * self.batch_size),
-            "fetch.max.bytes": 8 * 1024 * 1024,
-            "max.partition.fetch.bytes": 1024 * 1024,
-            **self.client,
-        })
+        return client_config(
+            bootstrap,
+            **{
+                "group.id": self.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                # Memory under a backlog: librdkafka prefetches until one of these is reached,
+                # on top of the one batch the loop holds.
+                "queued.max.messages.kbytes": 16384,
+                "queued.min.messages": max(1000, 2 * self.batch_size),
+                "fetch.max.bytes": 8 * 1024 * 1024,
+                "max.partition.fetch.bytes": 1024 * 1024,
+                **self.client,
+            },
+        )
 
 
 @define
@@ -94,11 +97,19 @@ class ConsumerStats:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "consumed": self.consumed, "recorded": self.recorded, "duplicates": self.duplicates,
-            "rejected": self.rejected, "batches": self.batches, "already_recorded": self.already_recorded,
-            "tracking_conflicts": self.tracking_conflicts, "assignments": self.assignments,
-            "last_batch_at": self.last_batch_at, "last_batch_seconds": self.last_batch_seconds,
-            "last_batch_size": self.last_batch_size, "assigned": list(self.assigned), "lag": dict(self.lag),
+            "consumed": self.consumed,
+            "recorded": self.recorded,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "batches": self.batches,
+            "already_recorded": self.already_recorded,
+            "tracking_conflicts": self.tracking_conflicts,
+            "assignments": self.assignments,
+            "last_batch_at": self.last_batch_at,
+            "last_batch_seconds": self.last_batch_seconds,
+            "last_batch_size": self.last_batch_size,
+            "assigned": list(self.assigned),
+            "lag": dict(self.lag),
         }
 
 
@@ -210,8 +221,7 @@ class FeedbackConsumer:
         items = {id(m): self._parse(m) for m in messages}
         while messages:
             try:
-                outcome = self.service.process([items[id(m)] for m in messages],
-                                               trackings=batch_trackings(messages))
+                outcome = self.service.process([items[id(m)] for m in messages], trackings=batch_trackings(messages))
             except IntegrityError:
                 remaining = self._drop_already_recorded(messages)
                 if len(remaining) == len(messages):
@@ -241,8 +251,10 @@ class FeedbackConsumer:
         remaining = [m for m in messages if m.offset() >= (saved[(m.topic(), m.partition())] or 0)]
         self.stats.tracking_conflicts += 1
         self.stats.already_recorded += len(messages) - len(remaining)
-        log.warning("feedback consumer: %d message(s) were already saved by another consumer; dropped",
-                    len(messages) - len(remaining))
+        log.warning(
+            "feedback consumer: %d message(s) were already saved by another consumer; dropped",
+            len(messages) - len(remaining),
+        )
         for (topic, partition), position in saved.items():
             if position is None:
                 continue
@@ -269,8 +281,11 @@ class FeedbackConsumer:
         for message in messages:
             partition = (message.topic(), message.partition())
             self._positions[partition] = max(self._positions.get(partition, 0), message.offset() + 1)
-        offsets = [TopicPartition(t, p, self._positions[(t, p)])
-                   for (t, p) in {(m.topic(), m.partition()) for m in messages} if (t, p) in self._assigned]
+        offsets = [
+            TopicPartition(t, p, self._positions[(t, p)])
+            for (t, p) in {(m.topic(), m.partition()) for m in messages}
+            if (t, p) in self._assigned
+        ]
         if offsets:
             try:
                 self._consumer.commit(offsets=offsets, asynchronous=True)  # advisory, for lag tools
@@ -317,8 +332,9 @@ class FeedbackConsumer:
     def _assignment_changed(self) -> None:
         self.stats.assigned = tuple(sorted(self._assigned))
         self._positions = {p: o for p, o in self._positions.items() if p in self._assigned}
-        self.stats.lag = {name: n for name, n in self.stats.lag.items()
-                          if any(name == tracking_name(*p) for p in self._assigned)}
+        self.stats.lag = {
+            name: n for name, n in self.stats.lag.items() if any(name == tracking_name(*p) for p in self._assigned)
+        }
         self._lag_due = 0.0
 
     # -------------------------------------------------------------------- lag

@@ -83,14 +83,17 @@ class KafkaRelaySink(RelaySink):
         self.exactly_once = exactly_once
         self.timeout = timeout
         self._consumer_config = dict(consumer_config or {})
-        config = client_config(bootstrap, **{
-            "enable.idempotence": True,
-            "acks": "all",
-            # Java's partitioner, so an agent's updates land where Java and TypeScript clients put its key.
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            **(producer_config or {}),
-        })
+        config = client_config(
+            bootstrap,
+            **{
+                "enable.idempotence": True,
+                "acks": "all",
+                # Java's partitioner, so an agent's updates land where Java and TypeScript clients put its key.
+                "partitioner": "murmur2_random",
+                "linger.ms": 5,
+                **(producer_config or {}),
+            },
+        )
         if exactly_once:
             config["transactional.id"] = transactional_id(relay_name)
         self._producer = Producer(config)
@@ -103,8 +106,9 @@ class KafkaRelaySink(RelaySink):
 
     def position(self) -> int:
         if self._position is None:
-            records = read_position_records(self.bootstrap, self.topics.relay_positions, self.relay_name,
-                                            self.timeout, self._consumer_config)
+            records = read_position_records(
+                self.bootstrap, self.topics.relay_positions, self.relay_name, self.timeout, self._consumer_config
+            )
             self._position = records[-1]["position"] if records else 0
         return self._position
 
@@ -167,8 +171,13 @@ class KafkaRelaySink(RelaySink):
         written in each partition, as `{"topic:partition": [first, last]}`."""
         reports: list[Message] = []
         for message in messages:
-            self._produce(self.topics.physical(message.topic), message.key, message.value,
-                          [(name, value.encode()) for name, value in message.headers.items()], reports)
+            self._produce(
+                self.topics.physical(message.topic),
+                message.key,
+                message.value,
+                [(name, value.encode()) for name, value in message.headers.items()],
+                reports,
+            )
         self._flush_and_check(reports, expected=len(messages))
         written: dict[str, list[int]] = {}
         for report in reports:
@@ -181,8 +190,13 @@ class KafkaRelaySink(RelaySink):
         """Produces the position record; returns the list its delivery report will land in."""
         reports: list[Message] = []
         record = {"position": position, "from": start, "written": written}
-        self._produce(self.topics.relay_positions, self.relay_name,
-                      json.dumps(record, separators=(",", ":")).encode(), None, reports)
+        self._produce(
+            self.topics.relay_positions,
+            self.relay_name,
+            json.dumps(record, separators=(",", ":")).encode(),
+            None,
+            reports,
+        )
         return reports
 
     def _produce(self, topic: str, key: str, value: bytes, headers: list | None, reports: list[Message]) -> None:
@@ -198,15 +212,19 @@ class KafkaRelaySink(RelaySink):
 
     def _flush_and_check(self, reports: list[Message], expected: int) -> None:
         if self._producer.flush(self.timeout) > 0:
-            raise RelaySinkError(f"Kafka at {self.bootstrap} did not confirm the relay's messages within "
-                                 f"{self.timeout} s; check that the broker is up and the topics exist")
+            raise RelaySinkError(
+                f"Kafka at {self.bootstrap} did not confirm the relay's messages within "
+                f"{self.timeout} s; check that the broker is up and the topics exist"
+            )
         failed = [r for r in reports if r.error() is not None]
         if failed:
             raise KafkaException(failed[0].error())
         unplaced = [r for r in reports if r.offset() is None or r.offset() < 0]
         if unplaced:  # seen around broker restarts: "delivered" without an offset is not a confirmation
-            raise RelaySinkError(f"{len(unplaced)} of {expected} messages were reported delivered without an "
-                                 "offset; the page will be published again")
+            raise RelaySinkError(
+                f"{len(unplaced)} of {expected} messages were reported delivered without an "
+                "offset; the page will be published again"
+            )
         if len(reports) != expected:
             raise RelaySinkError(f"{expected - len(reports)} of {expected} messages got no delivery report")
 
@@ -220,14 +238,19 @@ def read_position_records(
 ) -> list[dict]:
     """Every position record of `relay_name`, oldest first, as a read_committed consumer sees them
     now (the partitions are assigned, not subscribed, so no group join)."""
-    consumer = Consumer(client_config(bootstrap, **{
-        "group.id": f"{relay_name}.position-reader",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-        "isolation.level": "read_committed",
-        "fetch.wait.max.ms": 50,  # the end of a partition shows as an empty fetch: do not wait long for it
-        **(consumer_config or {}),
-    }))
+    consumer = Consumer(
+        client_config(
+            bootstrap,
+            **{
+                "group.id": f"{relay_name}.position-reader",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 50,  # the end of a partition shows as an empty fetch: do not wait long for it
+                **(consumer_config or {}),
+            },
+        )
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
         if metadata.error is not None or not metadata.partitions:
@@ -243,8 +266,10 @@ def read_position_records(
         key = relay_name.encode()
         while unfinished:
             if time.monotonic() > deadline:
-                raise RelaySinkError(f"could not read the relay's position topic {topic!r} to its end within "
-                                     f"{timeout} s; an open transaction of another relay holds it back?")
+                raise RelaySinkError(
+                    f"could not read the relay's position topic {topic!r} to its end within "
+                    f"{timeout} s; an open transaction of another relay holds it back?"
+                )
             message = consumer.poll(0.2)
             if message is None:
                 continue
@@ -273,8 +298,7 @@ def topic_specs(topics: KafkaTopics, partitions: int = 12, replication_factor: i
     small = min(partitions, 3)
 
     def spec(name: str, count: int, **config: str) -> NewTopic:
-        return NewTopic(name, num_partitions=count, replication_factor=replication_factor,
-                        config={**config, **durable})
+        return NewTopic(name, num_partitions=count, replication_factor=replication_factor, config={**config, **durable})
 
     return [
         spec(topics.feedback, partitions, **{"retention.ms": RETENTION_7_DAYS}),
@@ -286,8 +310,9 @@ def topic_specs(topics: KafkaTopics, partitions: int = 12, replication_factor: i
     ]
 
 
-def ensure_topics(admin: AdminClient, topics: KafkaTopics, partitions: int = 12, replication_factor: int = -1,
-                  timeout: float = 30.0) -> list[str]:
+def ensure_topics(
+    admin: AdminClient, topics: KafkaTopics, partitions: int = 12, replication_factor: int = -1, timeout: float = 30.0
+) -> list[str]:
     """Creates the topics that are missing; returns the names created. An existing position topic
     that is not compacted is refused: its history would grow without bound and be read at every start."""
     created = []
@@ -309,4 +334,3 @@ def ensure_topics(admin: AdminClient, topics: KafkaTopics, partitions: int = 12,
                 "set it to compact (kafka-configs --alter --add-config cleanup.policy=compact)"
             )
     return created
-

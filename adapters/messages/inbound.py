@@ -109,7 +109,11 @@ def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedba
     if action is not None and action not in settings.actions:
         raise BadMessage(f"unknown action {action!r}; expected one of: {', '.join(settings.actions)}")
     return RecordFeedback(
-        **common, kind=kind, value=value, traits={t: float(a) for t, a in traits.items()}, action=action,
+        **common,
+        kind=kind,
+        value=value,
+        traits={t: float(a) for t, a in traits.items()},
+        action=action,
         session_id=_text(m, "sessionId", required=False),
         interaction_id=_text(m, "interactionId", required=False),
         user_id=_text(m, "userId", required=False),
@@ -124,7 +128,9 @@ def _registered(m: dict, common: dict, settings: LearningSettings) -> RegisterAg
         raise BadMessage(f"unknown archetype {archetype!r}; expected one of: {', '.join(settings.archetypes)}")
     config = m.get("learningConfig")
     return RegisterAgent(
-        **common, archetype=archetype, owner_id=_text(m, "ownerId", required=False),
+        **common,
+        archetype=archetype,
+        owner_id=_text(m, "ownerId", required=False),
         config=_learning_config(config, "learningConfig", settings) if config is not None else None,
     )
 

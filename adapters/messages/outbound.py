@@ -53,22 +53,32 @@ def learning_updated(event: Agent.PolicyRecalculated, position: int) -> Outbound
 
 
 def updates_frozen(event: Agent.UpdatesFrozen, position: int) -> OutboundMessage:
-    return _json_message(LEARNING_UPDATES, event, {
-        "type": "AgentUpdatesFrozen",
-        "agentId": agent_id_of(event.originator_id),
-        "reason": event.reason,
-        "sentiment": event.sentiment,
-        "occurredAt": to_iso(event.occurred_at),
-    }, position)
+    return _json_message(
+        LEARNING_UPDATES,
+        event,
+        {
+            "type": "AgentUpdatesFrozen",
+            "agentId": agent_id_of(event.originator_id),
+            "reason": event.reason,
+            "sentiment": event.sentiment,
+            "occurredAt": to_iso(event.occurred_at),
+        },
+        position,
+    )
 
 
 def updates_unfrozen(event: Agent.UpdatesUnfrozen, position: int) -> OutboundMessage:
-    return _json_message(LEARNING_UPDATES, event, {
-        "type": "AgentUpdatesUnfrozen",
-        "agentId": agent_id_of(event.originator_id),
-        "reason": event.reason,
-        "occurredAt": to_iso(event.occurred_at),
-    }, position)
+    return _json_message(
+        LEARNING_UPDATES,
+        event,
+        {
+            "type": "AgentUpdatesUnfrozen",
+            "agentId": agent_id_of(event.originator_id),
+            "reason": event.reason,
+            "occurredAt": to_iso(event.occurred_at),
+        },
+        position,
+    )
 
 
 def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundMessage:
@@ -76,8 +86,12 @@ def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundM
     return OutboundMessage(
         topic=FEEDBACK_DLQ,
         key=event.key or event.agent_id or "",
-        headers={"event-id": stable_event_id(event), "event-type": "MessageRejected",
-                 "rejection-reason": event.reason, "source-position": f"{event.source}:{event.position}"},
+        headers={
+            "event-id": stable_event_id(event),
+            "event-type": "MessageRejected",
+            "rejection-reason": event.reason,
+            "source-position": f"{event.source}:{event.position}",
+        },
         value=base64.b64decode(event.raw),
         position=position,
     )
@@ -86,36 +100,48 @@ def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundM
 def model_updated(event: ModelRegistry.AliasMoved, position: int) -> OutboundMessage:
     """An alias moved: consumers load `adapterDir` on `baseModel` for that agent or archetype. Key: its scope."""
     scope = scope_of_registry(event.originator_id)
-    return _json_message(MODEL_UPDATES, event, {
-        "type": "ModelUpdated",
-        **scope.to_dict(),
-        "alias": event.alias,
-        "modelId": event.model_id,
-        "previousModelId": event.previous_model_id,
-        "version": event.version,
-        "action": event.action,
-        "baseModel": event.base_model,
-        "datasetId": event.dataset_id,
-        "adapterDir": event.adapter_dir,
-        "movedBy": event.by,
-        "reason": event.reason,
-        "occurredAt": to_iso(event.occurred_at),
-    }, position, key=scope_name(scope))
+    return _json_message(
+        MODEL_UPDATES,
+        event,
+        {
+            "type": "ModelUpdated",
+            **scope.to_dict(),
+            "alias": event.alias,
+            "modelId": event.model_id,
+            "previousModelId": event.previous_model_id,
+            "version": event.version,
+            "action": event.action,
+            "baseModel": event.base_model,
+            "datasetId": event.dataset_id,
+            "adapterDir": event.adapter_dir,
+            "movedBy": event.by,
+            "reason": event.reason,
+            "occurredAt": to_iso(event.occurred_at),
+        },
+        position,
+        key=scope_name(scope),
+    )
 
 
 def training_dataset_ready(event: TrainingDataset.DatasetRecorded, position: int) -> OutboundMessage:
     """A new training dataset is on disk (`location`, TRL JSONL files and manifest.json). Key: its scope."""
     scope = Scope(agent_id=event.agent_id, archetype=event.archetype)
-    return _json_message(MODEL_UPDATES, event, {
-        "type": "TrainingDatasetReady",
-        **scope.to_dict(),
-        "datasetId": event.dataset_id,
-        "counts": event.counts,
-        "timeRange": event.time_range,
-        "sourcePositions": event.source_positions,
-        "location": event.location,
-        "occurredAt": to_iso(event.occurred_at),
-    }, position, key=scope_name(scope))
+    return _json_message(
+        MODEL_UPDATES,
+        event,
+        {
+            "type": "TrainingDatasetReady",
+            **scope.to_dict(),
+            "datasetId": event.dataset_id,
+            "counts": event.counts,
+            "timeRange": event.time_range,
+            "sourcePositions": event.source_positions,
+            "location": event.location,
+            "occurredAt": to_iso(event.occurred_at),
+        },
+        position,
+        key=scope_name(scope),
+    )
 
 
 MAPPINGS = {

@@ -11,19 +11,22 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.messages = Counter("agent_learning_messages", "Messages handled, by outcome",
-                                ["outcome"], registry=r)
+        self.messages = Counter("agent_learning_messages", "Messages handled, by outcome", ["outcome"], registry=r)
         self.events = Counter("agent_learning_events_recorded", "Events recorded in the event store", registry=r)
-        self.recalculations = Counter("agent_learning_recalculations", "Policy recalculations, by trigger",
-                                      ["trigger"], registry=r)
-        self.dead_letters = Counter("agent_learning_dead_letters", "Messages rejected to the dead letters",
-                                    registry=r)
-        self.consumer_lag = Gauge("agent_learning_consumer_lag", "Messages behind the end of each partition",
-                                  ["topic", "partition"], registry=r)
-        self.relay_lag = Gauge("agent_learning_relay_lag", "Notifications the relay has not yet published",
-                               registry=r)
-        self.projection_lag = Gauge("agent_learning_projection_lag", "Notifications a read model is behind",
-                                    ["projection"], registry=r)
+        self.recalculations = Counter(
+            "agent_learning_recalculations", "Policy recalculations, by trigger", ["trigger"], registry=r
+        )
+        self.dead_letters = Counter("agent_learning_dead_letters", "Messages rejected to the dead letters", registry=r)
+        self.consumer_lag = Gauge(
+            "agent_learning_consumer_lag",
+            "Messages behind the end of each partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.relay_lag = Gauge("agent_learning_relay_lag", "Notifications the relay has not yet published", registry=r)
+        self.projection_lag = Gauge(
+            "agent_learning_projection_lag", "Notifications a read model is behind", ["projection"], registry=r
+        )
         self.published = Counter("agent_learning_relay_published", "Messages the relay published", registry=r)
 
     def record_batch(self, outcome: BatchOutcome) -> None:

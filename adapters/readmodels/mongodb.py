@@ -164,8 +164,9 @@ class MongoDBReadModelStore(ReadModelStore):
     def get(self, collection: str, key: str) -> dict | None:
         return _plain(self._read_live(collection, lambda c: c.find_one({"_id": key}, {"_id": 0}), None))
 
-    def find(self, collection: str, where: Sequence[Condition] = (), order_by: Sequence[str] = (),
-             limit: int | None = None) -> list[dict]:
+    def find(
+        self, collection: str, where: Sequence[Condition] = (), order_by: Sequence[str] = (), limit: int | None = None
+    ) -> list[dict]:
         query = _filter(where)
         sort = [(_checked(f, "document field name"), ASCENDING) for f in order_by]
         if limit is not None and limit <= 0:
@@ -197,10 +198,16 @@ class MongoDBReadModelStore(ReadModelStore):
             self.database.create_collection(name)
             for fields in collection.indexes:
                 self.database[name].create_index([(_checked(f, "document field name"), ASCENDING) for f in fields])
-        self._checkpoints.insert_one({
-            "_id": _generation_id(projection, generation), "projection": projection, "generation": generation,
-            "version": version, "position": 0, "state": BUILDING,
-        })
+        self._checkpoints.insert_one(
+            {
+                "_id": _generation_id(projection, generation),
+                "projection": projection,
+                "generation": generation,
+                "version": version,
+                "position": 0,
+                "state": BUILDING,
+            }
+        )
         return Checkpoint(projection, generation, version, 0, BUILDING)
 
     def _claim_generation(self, projection: str, collections: list[str]) -> int:
@@ -211,10 +218,14 @@ class MongoDBReadModelStore(ReadModelStore):
             last = self._generations.find_one({"projection": projection}, sort=[("generation", -1)])
             generation = (last["generation"] if last else 0) + 1
             try:
-                self._generations.insert_one({
-                    "_id": _generation_id(projection, generation), "projection": projection,
-                    "generation": generation, "collections": collections,
-                })
+                self._generations.insert_one(
+                    {
+                        "_id": _generation_id(projection, generation),
+                        "projection": projection,
+                        "generation": generation,
+                        "collections": collections,
+                    }
+                )
             except DuplicateKeyError:
                 continue  # another process took it first
             return generation
@@ -241,17 +252,15 @@ class MongoDBReadModelStore(ReadModelStore):
         documents = self.database[_collection_name(collection, generation)]
         found: dict[str, dict] = {}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
-            for doc in documents.find({"_id": {"$in": keys[start:start + _KEYS_PER_QUERY]}}):
+            for doc in documents.find({"_id": {"$in": keys[start : start + _KEYS_PER_QUERY]}}):
                 key = doc.pop("_id")
                 found[key] = _plain(doc)
         return found
 
-    def commit(self, projection: str, generation: int, changes: Changes, position: int,
-               expected_position: int) -> None:
+    def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
         writes = {
             _collection_name(collection, generation): [
-                ReplaceOne({"_id": key}, _stored(key, doc), upsert=True) if doc is not None
-                else DeleteOne({"_id": key})
+                ReplaceOne({"_id": key}, _stored(key, doc), upsert=True) if doc is not None else DeleteOne({"_id": key})
                 for key, doc in docs.items()
             ]
             for collection, docs in changes.items()
@@ -260,7 +269,8 @@ class MongoDBReadModelStore(ReadModelStore):
 
         def write(session: ClientSession) -> None:
             moved = self._checkpoints.update_one(
-                {"_id": checkpoint_id, "position": expected_position}, {"$set": {"position": position}},
+                {"_id": checkpoint_id, "position": expected_position},
+                {"$set": {"position": position}},
                 session=session,
             ).matched_count
             if moved != 1:

@@ -90,8 +90,9 @@ class SQLiteReadModelStore(ReadModelStore):
             row = self._db.execute(f"SELECT doc FROM {table} WHERE key = ?", (key,)).fetchone()
         return orjson.loads(row[0]) if row else None
 
-    def find(self, collection: str, where: Sequence[Condition] = (), order_by: Sequence[str] = (),
-             limit: int | None = None) -> list[dict]:
+    def find(
+        self, collection: str, where: Sequence[Condition] = (), order_by: Sequence[str] = (), limit: int | None = None
+    ) -> list[dict]:
         with self._lock:
             table = self._live_table(collection)
             if table is None:
@@ -135,8 +136,9 @@ class SQLiteReadModelStore(ReadModelStore):
                 for number, fields in enumerate(collection.indexes):
                     columns = ", ".join(_expr(f) for f in fields)
                     c.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
-                c.execute("INSERT INTO generation_collections VALUES (?, ?, ?)",
-                          (projection, generation, collection.name))
+                c.execute(
+                    "INSERT INTO generation_collections VALUES (?, ?, ?)", (projection, generation, collection.name)
+                )
             c.execute("INSERT INTO checkpoints VALUES (?, ?, ?, 0, ?)", (projection, generation, version, BUILDING))
         return Checkpoint(projection, generation, version, 0, BUILDING)
 
@@ -152,11 +154,14 @@ class SQLiteReadModelStore(ReadModelStore):
                     (projection, old),
                 ).fetchall():
                     c.execute(f"DROP TABLE IF EXISTS {_table(collection, old)}")
-                c.execute("DELETE FROM generation_collections WHERE projection = ? AND generation = ?",
-                          (projection, old))
+                c.execute(
+                    "DELETE FROM generation_collections WHERE projection = ? AND generation = ?", (projection, old)
+                )
                 c.execute("DELETE FROM checkpoints WHERE projection = ? AND generation = ?", (projection, old))
-            c.execute("UPDATE checkpoints SET state = ? WHERE projection = ? AND generation = ?",
-                      (LIVE, projection, generation))
+            c.execute(
+                "UPDATE checkpoints SET state = ? WHERE projection = ? AND generation = ?",
+                (LIVE, projection, generation),
+            )
 
     # ---------------------------------------------------------------- writing
 
@@ -166,15 +171,14 @@ class SQLiteReadModelStore(ReadModelStore):
         found: dict[str, dict] = {}
         with self._lock:
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 rows = self._db.execute(
                     f"SELECT key, doc FROM {table} WHERE key IN ({','.join('?' * len(chunk))})", chunk
                 ).fetchall()
                 found.update((k, orjson.loads(d)) for k, d in rows)
         return found
 
-    def commit(self, projection: str, generation: int, changes: Changes, position: int,
-               expected_position: int) -> None:
+    def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
         with self._write() as c:
             moved = c.execute(
                 "UPDATE checkpoints SET position = ? WHERE projection = ? AND generation = ? AND position = ?",
@@ -187,8 +191,11 @@ class SQLiteReadModelStore(ReadModelStore):
                 upserts = [(k, orjson.dumps(d).decode()) for k, d in docs.items() if d is not None]
                 deletes = [(k,) for k, d in docs.items() if d is None]
                 if upserts:  # an upsert updates the row in place; REPLACE would delete and reinsert it
-                    c.executemany(f"INSERT INTO {table} (key, doc) VALUES (?, ?) "
-                                  "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc", upserts)
+                    c.executemany(
+                        f"INSERT INTO {table} (key, doc) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
+                        upserts,
+                    )
                 if deletes:
                     c.executemany(f"DELETE FROM {table} WHERE key = ?", deletes)
 

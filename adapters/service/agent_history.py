@@ -28,12 +28,14 @@ def history_entries(service: LearningService, agent_id: str) -> list[dict]:
     entries = []
     for event in service.history(agent_id):
         data = _event_data(event)
-        entries.append({
-            "type": type(event).__name__,
-            "version": event.originator_version,
-            "occurredAt": data.pop("occurredAt", None) or to_iso(event.timestamp),
-            "data": data,
-        })
+        entries.append(
+            {
+                "type": type(event).__name__,
+                "version": event.originator_version,
+                "occurredAt": data.pop("occurredAt", None) or to_iso(event.timestamp),
+                "data": data,
+            }
+        )
     return entries
 
 
@@ -69,7 +71,10 @@ def summarise(event: Any) -> str:
     if isinstance(event, Agent.ActivityRecorded):
         return f"activity: {event.activity}"
     if isinstance(event, Agent.PriorsRefreshed):
-        moved = ", ".join(f"{trait} {value:.3f}→{event.after[trait]:.3f}"
-                          for trait, value in event.before.items() if value != event.after.get(trait))
+        moved = ", ".join(
+            f"{trait} {value:.3f}→{event.after[trait]:.3f}"
+            for trait, value in event.before.items()
+            if value != event.after.get(trait)
+        )
         return f"{event.archetype} priors refreshed ({event.period}): {moved or 'no change'}"
     return ""

@@ -7,9 +7,27 @@ from projections.agent_learning_state import STATE
 from projections.catch_up_runner import CatchUpRunner
 from projections.read_model_store import ReadModelStore
 
-SHOW_FIELDS = ("agentId", "version", "trigger", "traits", "learnedTraits", "actionPolicy", "explorationEpsilon",
-               "confidence", "metrics", "occurredAt", "frozen", "pendingFeedbackCount", "feedbackCount",
-               "lastUpdateAt", "lastActivityAt", "archetype", "ownerId", "sentiment", "learningConfig")
+SHOW_FIELDS = (
+    "agentId",
+    "version",
+    "trigger",
+    "traits",
+    "learnedTraits",
+    "actionPolicy",
+    "explorationEpsilon",
+    "confidence",
+    "metrics",
+    "occurredAt",
+    "frozen",
+    "pendingFeedbackCount",
+    "feedbackCount",
+    "lastUpdateAt",
+    "lastActivityAt",
+    "archetype",
+    "ownerId",
+    "sentiment",
+    "learningConfig",
+)
 
 
 def agent_document(projections: CatchUpRunner, read_models: ReadModelStore, agent_id: str) -> dict:

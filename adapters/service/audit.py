@@ -10,8 +10,18 @@ from attrs import define
 from adapters.service.learning_service import LearningService
 from domain.agent import Agent
 
-COMPARED = ("learned", "effective", "preferences", "policy", "epsilon", "last_batch_variance",
-            "last_batch_feedback_at", "confidence", "metrics", "rates")
+COMPARED = (
+    "learned",
+    "effective",
+    "preferences",
+    "policy",
+    "epsilon",
+    "last_batch_variance",
+    "last_batch_feedback_at",
+    "confidence",
+    "metrics",
+    "rates",
+)
 
 
 @define
@@ -32,10 +42,12 @@ def _differences(recorded: Any, derived: Any, path: str) -> list[str]:
         for key in sorted(set(recorded) | set(derived)):
             out += _differences(recorded.get(key), derived.get(key), f"{path}.{key}")
         return out
-    if isinstance(recorded, (int, float)) and isinstance(derived, (int, float)) \
-            and not isinstance(recorded, bool):
-        return [] if math.isclose(recorded, derived, rel_tol=1e-12, abs_tol=1e-12) else \
-            [f"{path}: recorded {recorded!r}, derived {derived!r}"]
+    if isinstance(recorded, (int, float)) and isinstance(derived, (int, float)) and not isinstance(recorded, bool):
+        return (
+            []
+            if math.isclose(recorded, derived, rel_tol=1e-12, abs_tol=1e-12)
+            else [f"{path}: recorded {recorded!r}, derived {derived!r}"]
+        )
     return [] if recorded == derived else [f"{path}: recorded {recorded!r}, derived {derived!r}"]
 
 
@@ -49,11 +61,16 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
             assert agent is not None
             derived = agent.derive_recalculation(service.settings)
             derived_fields = {
-                "learned": derived.learned, "effective": derived.effective, "preferences": derived.preferences,
-                "policy": derived.policy, "epsilon": derived.epsilon,
+                "learned": derived.learned,
+                "effective": derived.effective,
+                "preferences": derived.preferences,
+                "policy": derived.policy,
+                "epsilon": derived.epsilon,
                 "last_batch_variance": derived.last_batch_variance,
-                "last_batch_feedback_at": derived.last_batch_feedback_at, "confidence": derived.confidence,
-                "metrics": derived.metrics, "rates": agent.rates(service.settings).to_dict(),
+                "last_batch_feedback_at": derived.last_batch_feedback_at,
+                "confidence": derived.confidence,
+                "metrics": derived.metrics,
+                "rates": agent.rates(service.settings).to_dict(),
             }
             problems = []
             if event.policy_version != agent.policy_version + 1:
@@ -63,7 +80,8 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
             if problems:
                 report.mismatch = (
                     f"version {event.policy_version} (event {event.originator_version}, trigger {event.trigger}) "
-                    f"does not match: " + "; ".join(problems[:5])
+                    f"does not match: "
+                    + "; ".join(problems[:5])
                     + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 )
                 return report

@@ -252,11 +252,13 @@ class LearningService(Application):
         """The periodic check for the given agents (those the read model says may be due)."""
         return self._each_agent(agent_ids, batch_size, lambda agent: agent.tick(now, self.settings))
 
-    def refresh_priors(self, agent_ids: Iterable[str], archetype: str, priors: dict, period: str,
-                       now: datetime, batch_size: int = 200) -> int:
+    def refresh_priors(
+        self, agent_ids: Iterable[str], archetype: str, priors: dict, period: str, now: datetime, batch_size: int = 200
+    ) -> int:
         """Hands an archetype's refreshed priors to the given agents (others are left alone); returns how many took them."""
-        outcome = self._each_agent(agent_ids, batch_size,
-                                   lambda agent: agent.refresh_priors(archetype, priors, period, now))
+        outcome = self._each_agent(
+            agent_ids, batch_size, lambda agent: agent.refresh_priors(archetype, priors, period, now)
+        )
         return len(outcome.agents)
 
     def _each_agent(self, agent_ids: Iterable[str], batch_size: int, change: Callable[[Agent], Any]) -> BatchOutcome:
@@ -264,7 +266,7 @@ class LearningService(Application):
         total = BatchOutcome()
         ids = list(agent_ids)
         for start in range(0, len(ids), batch_size):
-            chunk = ids[start:start + batch_size]
+            chunk = ids[start : start + batch_size]
 
             def decide(loaded: Loaded, chunk: Sequence[str] = chunk) -> BatchOutcome:
                 agents = []

@@ -44,11 +44,7 @@ class OutboxRelay:
         page = self.recorder.select_notifications(start=start, limit=self.page_size)
         if not page:
             return -1
-        messages = [
-            MAPPINGS[n.topic](self.mapper.to_domain_event(n), n.id)
-            for n in page
-            if n.topic in MAPPINGS
-        ]
+        messages = [MAPPINGS[n.topic](self.mapper.to_domain_event(n), n.id) for n in page if n.topic in MAPPINGS]
         self.sink.publish(messages, page[-1].id)
         return len(messages)
 

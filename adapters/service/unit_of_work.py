@@ -74,8 +74,12 @@ class Loaded:
 
 
 class UnitOfWork:
-    def __init__(self, app: Application, after_save: Callable[[ProcessingEvent], None] | None = None,
-                 max_attempts: int = MAX_ATTEMPTS):
+    def __init__(
+        self,
+        app: Application,
+        after_save: Callable[[ProcessingEvent], None] | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+    ):
         self.app = app
         self.after_save = after_save  # e.g. snapshots of long histories
         self.max_attempts = max_attempts
@@ -99,8 +103,7 @@ class UnitOfWork:
                 raise
         raise AssertionError("unreachable")
 
-    def change(self, aggregate_id: Any, change: Callable[[Any], R],
-               create: Callable[[], Any] | None = None) -> R:
+    def change(self, aggregate_id: Any, change: Callable[[Any], R], create: Callable[[], Any] | None = None) -> R:
         """One aggregate, loaded fresh: `change(aggregate)`, or `create()` when there is none yet
         (its result is then the new aggregate). Raises AggregateNotFoundError without `create`."""
 

@@ -54,12 +54,20 @@ def get_history(agent_id: str, request: Request, who: Principal = Depends(princi
         return history_entries(system.service, agent_id)
 
 
-@router.put("/agents/{agent_id}/learning-config",
-            summary="set the agent's learning profile and overrides (422 names any value out of bounds)")
-def put_learning_config(agent_id: str, body: LearningConfigBody, request: Request,
-                        who: Principal = Depends(principal)) -> dict:
-    config = LearningConfig(profile=body.profile, trait_rate=body.traitRate, trait_rates=body.traitRates,
-                            action_rate=body.actionRate, epsilon=body.epsilon)
+@router.put(
+    "/agents/{agent_id}/learning-config",
+    summary="set the agent's learning profile and overrides (422 names any value out of bounds)",
+)
+def put_learning_config(
+    agent_id: str, body: LearningConfigBody, request: Request, who: Principal = Depends(principal)
+) -> dict:
+    config = LearningConfig(
+        profile=body.profile,
+        trait_rate=body.traitRate,
+        trait_rates=body.traitRates,
+        action_rate=body.actionRate,
+        epsilon=body.epsilon,
+    )
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)
         try:
@@ -78,8 +86,9 @@ def freeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = D
     return _set_frozen(request, who, agent_id, body.reason, frozen=True)
 
 
-@router.post("/agents/{agent_id}/unfreeze",
-             summary="resume the agent's updates; sentiment restarts at 0 (administrators only)")
+@router.post(
+    "/agents/{agent_id}/unfreeze", summary="resume the agent's updates; sentiment restarts at 0 (administrators only)"
+)
 def unfreeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
     return _set_frozen(request, who, agent_id, body.reason, frozen=False)
 
@@ -107,15 +116,29 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many rows,
 AgentFilter = Annotated[str | None, Query(description="only this agent's rows (404 if the agent is not yours)")]
 
 
-@router.get("/training-jobs", summary="batch training jobs, newest first (owners: their agents' jobs only; "
-                                      "archetype-wide jobs: administrators only)")
-def training_jobs(request: Request, agentId: AgentFilter = None, limit: Limit = 100,  # noqa: N803 - wire name
-                  who: Principal = Depends(principal)) -> list[dict]:
+@router.get(
+    "/training-jobs",
+    summary="batch training jobs, newest first (owners: their agents' jobs only; "
+    "archetype-wide jobs: administrators only)",
+)
+def training_jobs(
+    request: Request,
+    agentId: AgentFilter = None,
+    limit: Limit = 100,  # noqa: N803 - wire name
+    who: Principal = Depends(principal),
+) -> list[dict]:
     return _batch_rows(request, who, TRAINING_JOBS, agentId, limit)
 
 
-@router.get("/models", summary="model versions in the registry, newest first, with their aliases "
-                               "(owners: their agents' models only; archetype-wide models: administrators only)")
-def models(request: Request, agentId: AgentFilter = None, limit: Limit = 100,  # noqa: N803 - wire name
-           who: Principal = Depends(principal)) -> list[dict]:
+@router.get(
+    "/models",
+    summary="model versions in the registry, newest first, with their aliases "
+    "(owners: their agents' models only; archetype-wide models: administrators only)",
+)
+def models(
+    request: Request,
+    agentId: AgentFilter = None,
+    limit: Limit = 100,  # noqa: N803 - wire name
+    who: Principal = Depends(principal),
+) -> list[dict]:
     return _batch_rows(request, who, MODEL_VERSIONS, agentId, limit)

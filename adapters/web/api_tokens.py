@@ -108,8 +108,10 @@ class TokenStore:
     def is_active(self, token_id: str) -> bool:
         """Whether the token with this id exists and is not revoked (sessions check it on each request)."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM api_tokens WHERE substr(token_sha256, 1, ?) = ? "
-                                   "AND revoked_at IS NULL", (ID_CHARS, token_id)).fetchone()
+            row = self._db.execute(
+                "SELECT 1 FROM api_tokens WHERE substr(token_sha256, 1, ?) = ? AND revoked_at IS NULL",
+                (ID_CHARS, token_id),
+            ).fetchone()
         return row is not None
 
     @staticmethod
@@ -119,20 +121,24 @@ class TokenStore:
     def list(self) -> list[TokenInfo]:
         """Every token ever created, oldest first, revoked ones included."""
         with self._lock:
-            rows = self._db.execute("SELECT token_sha256, owner_id, admin, created_at, revoked_at FROM api_tokens "
-                                    "ORDER BY created_at, token_sha256").fetchall()
+            rows = self._db.execute(
+                "SELECT token_sha256, owner_id, admin, created_at, revoked_at FROM api_tokens "
+                "ORDER BY created_at, token_sha256"
+            ).fetchall()
         return [TokenInfo(r[0][:ID_CHARS], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
     def revoke(self, token_id: str) -> TokenInfo:
         """Revokes the token with this id (as `tokens list` shows it); revoking twice keeps the first time."""
         token_id = token_id.strip().lower()
         if len(token_id) != ID_CHARS or any(c not in "0123456789abcdef" for c in token_id):
-            raise UnknownToken(f"{token_id!r} is not a token id: ids are the {ID_CHARS} hex digits "
-                               "`agent-learning tokens list` shows")
+            raise UnknownToken(
+                f"{token_id!r} is not a token id: ids are the {ID_CHARS} hex digits `agent-learning tokens list` shows"
+            )
         with self._lock:
-            self._db.execute("UPDATE api_tokens SET revoked_at = ? WHERE substr(token_sha256, 1, ?) = ? "
-                             "AND revoked_at IS NULL",
-                             (datetime.now(timezone.utc).isoformat(), ID_CHARS, token_id))
+            self._db.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE substr(token_sha256, 1, ?) = ? AND revoked_at IS NULL",
+                (datetime.now(timezone.utc).isoformat(), ID_CHARS, token_id),
+            )
         for info in self.list():
             if info.id == token_id:
                 return info

@@ -44,8 +44,12 @@ def create_app(
         with pool.system() as system:
             tokens = TokenStore.in_home(system.config.home)
     metrics = metrics or ServiceMetrics()
-    requests = Counter("agent_learning_http_requests", "HTTP requests, by route and status",
-                       ["method", "route", "status"], registry=metrics.registry)
+    requests = Counter(
+        "agent_learning_http_requests",
+        "HTTP requests, by route and status",
+        ["method", "route", "status"],
+        registry=metrics.registry,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -54,8 +58,12 @@ def create_app(
         if owns_tokens:
             tokens.close()
 
-    app = FastAPI(title="agent-learning", version="0.1.0", lifespan=lifespan,
-                  description="Learning state of conversational agents; owners see only their own agents.")
+    app = FastAPI(
+        title="agent-learning",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Learning state of conversational agents; owners see only their own agents.",
+    )
     app.state.pool, app.state.tokens, app.state.metrics = pool, tokens, metrics
     app.state.sessions = Sessions()
     app.include_router(agents_api.router)
@@ -78,10 +86,13 @@ def create_app(
         for e in error.errors():
             where = ".".join(str(part) for part in e["loc"] if part != "body") or "body"
             problems.append(f"{where}: {e['msg']}")
-        return JSONResponse(status_code=422, content={
-            "detail": "; ".join(problems),
-            "errors": [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in error.errors()],
-        })
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "; ".join(problems),
+                "errors": [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in error.errors()],
+            },
+        )
 
     @app.get("/healthz", summary="liveness and readiness: the stores answer")
     def healthz() -> Response:

@@ -16,8 +16,10 @@ from adapters.web.api_tokens import Principal
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `agent-learning tokens create`")
 
-MISSING_TOKEN = ("missing API token: send 'Authorization: Bearer TOKEN' "
-                 "(an administrator creates one with `agent-learning tokens create --owner ID`)")
+MISSING_TOKEN = (
+    "missing API token: send 'Authorization: Bearer TOKEN' "
+    "(an administrator creates one with `agent-learning tokens create --owner ID`)"
+)
 WRONG_TOKEN = "the API token is not valid: check it, or ask an administrator for a new one"
 
 
@@ -36,8 +38,9 @@ def principal(request: Request, credentials: HTTPAuthorizationCredentials | None
 
 def administrator(who: Principal = Depends(principal)) -> Principal:
     if not who.admin:
-        raise HTTPException(403, "only administrators may do this: use an admin token "
-                                 "(`agent-learning tokens create --admin`)")
+        raise HTTPException(
+            403, "only administrators may do this: use an admin token (`agent-learning tokens create --admin`)"
+        )
     return who
 
 

@@ -19,8 +19,9 @@ def _owned_agents(read_models: ReadModelStore, who: Principal) -> set[str]:
     return {doc["agentId"] for doc in read_models.find(STATE, [Condition("ownerId", "eq", who.owner_id)])}
 
 
-def visible_rows(read_models: ReadModelStore, collection: str, who: Principal,
-                 agent_id: str | None = None, limit: int | None = None) -> list[dict]:
+def visible_rows(
+    read_models: ReadModelStore, collection: str, who: Principal, agent_id: str | None = None, limit: int | None = None
+) -> list[dict]:
     """Rows of `collection` the caller may see, newest (`createdAt`) first; `agent_id` narrows to one agent
     (the caller checks that agent is visible first)."""
     where = [Condition("agentId", "eq", agent_id)] if agent_id is not None else []
@@ -28,6 +29,5 @@ def visible_rows(read_models: ReadModelStore, collection: str, who: Principal,
     if not who.admin:
         mine = {agent_id} if agent_id is not None else _owned_agents(read_models, who)
         rows = [row for row in rows if row.get("agentId") in mine]
-    rows.sort(key=lambda row: (row.get("createdAt") or "", row.get("jobId") or row.get("modelId") or ""),
-              reverse=True)
+    rows.sort(key=lambda row: (row.get("createdAt") or "", row.get("jobId") or row.get("modelId") or ""), reverse=True)
     return rows[:limit] if limit is not None else rows

@@ -49,6 +49,11 @@ class BodySizeLimit:
 
     async def _too_large(self, send) -> None:
         body = json.dumps({"detail": f"request body over {self.limit} bytes: send one message per request"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

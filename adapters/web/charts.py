@@ -42,7 +42,7 @@ def _bucketed(points: Sequence, size: int = MAX_POINTS) -> list[tuple[datetime, 
         return [(p.at, p.reward, p.sentiment) for p in points]
     out = []
     for i in range(size):
-        chunk = points[i * len(points) // size:(i + 1) * len(points) // size]
+        chunk = points[i * len(points) // size : (i + 1) * len(points) // size]
         if chunk:
             out.append((chunk[-1].at, sum(p.reward for p in chunk) / len(chunk), chunk[-1].sentiment))
     return out
@@ -61,11 +61,20 @@ def reward_sentiment_svg(timeline: AgentTimeline, threshold: float = -0.5) -> st
         parts.append(hline(LEFT, WIDTH - RIGHT, y(tick)))
         parts.append(text(LEFT - 6, y(tick) + 4, f"{tick:+.1f}", anchor="end", fill=MUTED))
     parts.append(hline(LEFT, WIDTH - RIGHT, y(threshold), "#c0392b", ' stroke-dasharray="6 4" class="threshold"'))
-    parts.append(text(WIDTH - RIGHT, y(threshold) - 4, f"freeze threshold {threshold:+.1f} (7 days below freezes)",
-                      anchor="end", fill="#c0392b"))
+    parts.append(
+        text(
+            WIDTH - RIGHT,
+            y(threshold) - 4,
+            f"freeze threshold {threshold:+.1f} (7 days below freezes)",
+            anchor="end",
+            fill="#c0392b",
+        )
+    )
     for at, reward, _ in points:
-        parts.append(f'<circle class="reward" cx="{x(at.timestamp()):.1f}" cy="{y(reward):.1f}" r="2.5" '
-                     f'fill="#1b6ca8" fill-opacity="0.45"/>')
+        parts.append(
+            f'<circle class="reward" cx="{x(at.timestamp()):.1f}" cy="{y(reward):.1f}" r="2.5" '
+            f'fill="#1b6ca8" fill-opacity="0.45"/>'
+        )
     sentiment = [(x(at.timestamp()), y(s)) for at, _, s in points]
     parts.append(polyline(sentiment, "#d1495b", extra=' class="sentiment"'))
     for reset in timeline.sentiment_resets:
@@ -85,8 +94,7 @@ def epsilon_svg(timeline: AgentTimeline, now: datetime | None = None, floor: flo
     """ε as a step line from registration on; `now` extends the last value to the present."""
     series = timeline.epsilon
     if not series:
-        return empty_state("epsilon", "No exploration rate recorded yet: the agent is not registered.",
-                           FEEDBACK_HINT)
+        return empty_state("epsilon", "No exploration rate recorded yet: the agent is not registered.", FEEDBACK_HINT)
     if now is not None and now > series[-1][0]:
         series = [*series, (now, series[-1][1])]
     times = [at for at, _ in series]
@@ -137,9 +145,11 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
         for k, kind in enumerate(kinds):
             count = by_day[day].get(kind, 0)
             if count:
-                parts.append(f'<rect class="bar" x="{left:.1f}" y="{y(base + count):.1f}" width="{bar:.1f}" '
-                             f'height="{y(base) - y(base + count):.1f}" fill="{colour(k)}">'
-                             f'<title>{escape(day)} {escape(kind)}: {count}</title></rect>')
+                parts.append(
+                    f'<rect class="bar" x="{left:.1f}" y="{y(base + count):.1f}" width="{bar:.1f}" '
+                    f'height="{y(base) - y(base + count):.1f}" fill="{colour(k)}">'
+                    f"<title>{escape(day)} {escape(kind)}: {count}</title></rect>"
+                )
                 base += count
         if len(days) <= 10 or i in (0, len(days) - 1):
             parts.append(text(left + bar / 2, HEIGHT - 10, day, size=10, anchor="middle", fill=AXIS))
@@ -155,8 +165,12 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
 def recalculations_svg(history: Sequence[Mapping]) -> str:
     """Horizontal bars: how many policy versions each trigger produced."""
     if not history:
-        return empty_state("recalculations", "No recalculation yet: one runs after 5 feedback messages, "
-                           "a strong signal, a session end, or on the timer.", FEEDBACK_HINT)
+        return empty_state(
+            "recalculations",
+            "No recalculation yet: one runs after 5 feedback messages, "
+            "a strong signal, a session end, or on the timer.",
+            FEEDBACK_HINT,
+        )
     counts = Counter(doc["trigger"] for doc in history)
     triggers = sorted(counts, key=lambda t: (-counts[t], t))
     row, label_w = 26, 150
@@ -167,9 +181,11 @@ def recalculations_svg(history: Sequence[Mapping]) -> str:
     for i, trigger in enumerate(triggers):
         top = TOP + i * row
         parts.append(text(LEFT + label_w - 8, top + 15, trigger, size=12, anchor="end", fill=AXIS))
-        parts.append(f'<rect class="bar" data-trigger="{escape(trigger)}" x="{LEFT + label_w}" y="{top + 4}" '
-                     f'width="{max(x(counts[trigger]) - (LEFT + label_w), 2):.1f}" height="{row - 8}" '
-                     f'fill="{colour(i)}"/>')
+        parts.append(
+            f'<rect class="bar" data-trigger="{escape(trigger)}" x="{LEFT + label_w}" y="{top + 4}" '
+            f'width="{max(x(counts[trigger]) - (LEFT + label_w), 2):.1f}" height="{row - 8}" '
+            f'fill="{colour(i)}"/>'
+        )
         parts.append(text(x(counts[trigger]) + 6, top + 15, str(counts[trigger]), size=12, fill=AXIS))
     parts.append(vline(LEFT + label_w, TOP, height - 8, GRID))
     parts.append("</svg>")

@@ -21,13 +21,27 @@ from domain.commands import AgentCommand, RegisterAgent
 
 router = APIRouter(prefix="/api")
 
-MESSAGE_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "one message as on the `agent-feedback` topic (see the contract)",
-    "required": ["type", "eventId", "agentId", "occurredAt"]}}}}}
+MESSAGE_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "one message as on the `agent-feedback` topic (see the contract)",
+                    "required": ["type", "eventId", "agentId", "occurredAt"],
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/feedback", summary="one message in (as on the agent-feedback topic); idempotent on eventId",
-             openapi_extra=MESSAGE_SCHEMA)
+@router.post(
+    "/feedback",
+    summary="one message in (as on the agent-feedback topic); idempotent on eventId",
+    openapi_extra=MESSAGE_SCHEMA,
+)
 async def post_feedback(request: Request, who: Principal = Depends(principal)) -> dict:
     raw = await request.body()
     try:
@@ -48,8 +62,11 @@ def _accept(app, who: Principal, raw: bytes) -> dict:
     app.state.metrics.record_batch(outcome)
     if outcome.rejected:
         raise HTTPException(422, f"message rejected: {outcome.rejected[0].reason}")
-    return {"eventId": command.event_id, "agentId": command.agent_id,
-            "result": "duplicate" if outcome.duplicates else "recorded"}
+    return {
+        "eventId": command.event_id,
+        "agentId": command.agent_id,
+        "result": "duplicate" if outcome.duplicates else "recorded",
+    }
 
 
 def _authorized(system: System, who: Principal, command: AgentCommand) -> AgentCommand:
@@ -69,8 +86,10 @@ def _authorized(system: System, who: Principal, command: AgentCommand) -> AgentC
         if command.owner_id is None:
             return evolve(command, owner_id=who.owner_id)
         if command.owner_id != who.owner_id:
-            raise HTTPException(403, f"this token registers agents for owner {who.owner_id!r} only: "
-                                     "set ownerId to it, or leave ownerId out")
+            raise HTTPException(
+                403,
+                f"this token registers agents for owner {who.owner_id!r} only: set ownerId to it, or leave ownerId out",
+            )
         return command
     if not exists:  # anything else would register the agent without an owner
         raise agent_not_found(command.agent_id)

@@ -39,8 +39,11 @@ def _session(request: Request) -> Session | None:
     sessions = request.app.state.sessions
     session_id = request.cookies.get(SESSION_COOKIE)
     session = sessions.get(session_id)
-    revoked = session is not None and session.token_id is not None \
+    revoked = (
+        session is not None
+        and session.token_id is not None
         and not request.app.state.tokens.is_active(session.token_id)
+    )
     if revoked:
         sessions.close(session_id)
         return None
@@ -68,13 +71,23 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
     found = request.app.state.tokens.identify(token)
     if found is None:
-        return templates.TemplateResponse(request, "login.html", status_code=401, context={
-            "next": _safe_next(next), "error": "That token is not valid: check it, or ask an administrator."})
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            status_code=401,
+            context={"next": _safe_next(next), "error": "That token is not valid: check it, or ask an administrator."},
+        )
     token_id, principal = found
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, request.app.state.sessions.open(principal, token_id),
-                        max_age=SESSION_SECONDS, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        request.app.state.sessions.open(principal, token_id),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return response
 
 
@@ -111,8 +124,9 @@ def _not_found(request: Request, error: HTTPException) -> Response:
     return templates.TemplateResponse(request, "not_found.html", {"detail": error.detail}, status_code=404)
 
 
-def _page(request: Request, session: Session, agent_id: str, error: str | None = None,
-          status_code: int = 200) -> Response:
+def _page(
+    request: Request, session: Session, agent_id: str, error: str | None = None, status_code: int = 200
+) -> Response:
     with request.app.state.pool.system() as system:
         try:
             agent = visible_agent(system, session.principal, agent_id)
@@ -132,11 +146,23 @@ def _page(request: Request, session: Session, agent_id: str, error: str | None =
         "volume": feedback_volume_svg(volume),
         "recalculations": recalculations_svg(history),
     }
-    return templates.TemplateResponse(request, "agent.html", status_code=status_code, context={
-        "agent": agent, "charts": {name: Markup(svg) for name, svg in charts.items()}, "session": session,
-        "csrf": session.csrf, "error": error, "timeline": timeline, "jobs": jobs, "models": models,
-        "profiles": list(PROFILES),
-        "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict()})
+    return templates.TemplateResponse(
+        request,
+        "agent.html",
+        status_code=status_code,
+        context={
+            "agent": agent,
+            "charts": {name: Markup(svg) for name, svg in charts.items()},
+            "session": session,
+            "csrf": session.csrf,
+            "error": error,
+            "timeline": timeline,
+            "jobs": jobs,
+            "models": models,
+            "profiles": list(PROFILES),
+            "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict(),
+        },
+    )
 
 
 def _sign_in(agent_id: str) -> Response:
@@ -162,9 +188,15 @@ def _rate(text: str, name: str) -> float | None:
 
 
 @router.post("/agents/{agent_id}/learning-config")
-def save_learning_config(agent_id: str, request: Request, csrf: str = Form(""), profile: str = Form(""),
-                         traitRate: str = Form(""), actionRate: str = Form(""),  # noqa: N803 - the wire names
-                         epsilon: str = Form("")) -> Response:
+def save_learning_config(
+    agent_id: str,
+    request: Request,
+    csrf: str = Form(""),
+    profile: str = Form(""),
+    traitRate: str = Form(""),
+    actionRate: str = Form(""),  # noqa: N803 - the wire names
+    epsilon: str = Form(""),
+) -> Response:
     session = _session(request)
     if session is None:
         return _sign_in(agent_id)
@@ -176,9 +208,13 @@ def save_learning_config(agent_id: str, request: Request, csrf: str = Form(""), 
             return _not_found(request, not_visible)
         current = LearningConfig.from_dict(agent["learningConfig"])
         try:
-            config = LearningConfig(profile=profile or None, trait_rate=_rate(traitRate, "traitRate"),
-                                    trait_rates=current.trait_rates, action_rate=_rate(actionRate, "actionRate"),
-                                    epsilon=_rate(epsilon, "epsilon"))
+            config = LearningConfig(
+                profile=profile or None,
+                trait_rate=_rate(traitRate, "traitRate"),
+                trait_rates=current.trait_rates,
+                action_rate=_rate(actionRate, "actionRate"),
+                epsilon=_rate(epsilon, "epsilon"),
+            )
             validate_command_config(config, system.service.settings)
         except InvalidLearningConfig as error:
             rejected = str(error)
@@ -221,8 +257,9 @@ def _freeze_or_unfreeze(agent_id: str, request: Request, csrf: str, reason: str,
         else:
             rejected = None
             service = system.service
-            command = (FreezeUpdates if freeze else UnfreezeUpdates)(agent_id, reason, service.clock(),
-                                                                    by=session.principal.name)
+            command = (FreezeUpdates if freeze else UnfreezeUpdates)(
+                agent_id, reason, service.clock(), by=session.principal.name
+            )
             (service.freeze if freeze else service.unfreeze)(command)
             system.projections.catch_up()
     if rejected:

@@ -37,8 +37,9 @@ class Sessions:
     def open(self, principal: Principal, token_id: str | None = None) -> str:
         session_id = secrets.token_urlsafe(32)
         with self._lock:
-            self._sessions[session_id] = Session(principal, secrets.token_urlsafe(32),
-                                                 self._clock() + self._lifetime, token_id)
+            self._sessions[session_id] = Session(
+                principal, secrets.token_urlsafe(32), self._clock() + self._lifetime, token_id
+            )
         return session_id
 
     def get(self, session_id: str | None) -> Session | None:

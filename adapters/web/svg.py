@@ -28,15 +28,20 @@ def scale(low: float, high: float, start: float, end: float) -> Callable[[float]
 
 
 def open_svg(width: int, height: int, chart: str, title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" class="chart" data-chart="{escape(chart)}" '
-            f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" class="chart" data-chart="{escape(chart)}" '
+        f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>'
+    )
 
 
-def text(x: float, y: float, content: str, size: int = 11, anchor: str = "start", fill: str = AXIS,
-         extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
-            f'{escape(content)}</text>')
+def text(
+    x: float, y: float, content: str, size: int = 11, anchor: str = "start", fill: str = AXIS, extra: str = ""
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
+        f"{escape(content)}</text>"
+    )
 
 
 def hline(x1: float, x2: float, y: float, stroke: str = GRID, extra: str = "") -> str:
@@ -75,5 +80,4 @@ def empty_state(chart: str, message: str, hint: str | None = None) -> str:
     return "".join(parts)
 
 
-FEEDBACK_HINT = ("Send feedback with <code>agent-learning ingest FILE</code> or "
-                 "<code>POST /api/feedback</code>.")
+FEEDBACK_HINT = "Send feedback with <code>agent-learning ingest FILE</code> or <code>POST /api/feedback</code>."

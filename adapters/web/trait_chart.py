@@ -26,16 +26,25 @@ PAD_L, PAD_R, PAD_T, PAD_B = 30, 12, 22, 22
 FROZEN, UNFROZEN = "#c0392b", "#2e933c"
 
 
-def trait_chart_svg(history: Sequence[Mapping], bounds: Mapping[str, TraitBounds] = TRAIT_BOUNDS,
-                    marks: Sequence = (), priors: Mapping[str, float] | None = None,
-                    title: str = "effective traits by policy version") -> str:
+def trait_chart_svg(
+    history: Sequence[Mapping],
+    bounds: Mapping[str, TraitBounds] = TRAIT_BOUNDS,
+    marks: Sequence = (),
+    priors: Mapping[str, float] | None = None,
+    title: str = "effective traits by policy version",
+) -> str:
     """`history`: documents of `agent_policy_history` (version, traits), oldest first; `priors` (the
     registration's values) are drawn as version 0; `marks`: freezes and unfreezes (`version`, `frozen`)."""
     points = ([{"version": 0, "traits": dict(priors)}] if priors else []) + [
-        {"version": doc["version"], "traits": doc["traits"]} for doc in history]
+        {"version": doc["version"], "traits": doc["traits"]} for doc in history
+    ]
     if not history:
-        return empty_state("traits", "No policy version yet: the trait chart starts with the first recalculation "
-                           "(after 5 feedback messages, a strong signal, a session end or the timer).", FEEDBACK_HINT)
+        return empty_state(
+            "traits",
+            "No policy version yet: the trait chart starts with the first recalculation "
+            "(after 5 feedback messages, a strong signal, a session end or the timer).",
+            FEEDBACK_HINT,
+        )
     traits = list(points[-1]["traits"])
     versions = [p["version"] for p in points]
     low, high = min(versions), max(versions)
@@ -49,25 +58,37 @@ def trait_chart_svg(history: Sequence[Mapping], bounds: Mapping[str, TraitBounds
         parts.append(f'<g data-trait="{escape(trait)}">')
         band = bounds.get(trait)
         if band is not None:
-            parts.append(f'<rect class="bounds" x="{left + PAD_L}" y="{y(band.maximum):.1f}" '
-                         f'width="{PANEL_W - PAD_L - PAD_R}" height="{y(band.minimum) - y(band.maximum):.1f}" '
-                         f'fill="#1b6ca8" fill-opacity="0.08"><title>{escape(trait)} bounds '
-                         f'{band.minimum:.2f}–{band.maximum:.2f}</title></rect>')
+            parts.append(
+                f'<rect class="bounds" x="{left + PAD_L}" y="{y(band.maximum):.1f}" '
+                f'width="{PANEL_W - PAD_L - PAD_R}" height="{y(band.minimum) - y(band.maximum):.1f}" '
+                f'fill="#1b6ca8" fill-opacity="0.08"><title>{escape(trait)} bounds '
+                f"{band.minimum:.2f}–{band.maximum:.2f}</title></rect>"
+            )
         for tick in (0.0, 0.5, 1.0):
-            parts.append(f'<line x1="{left + PAD_L}" x2="{left + PANEL_W - PAD_R}" y1="{y(tick):.1f}" '
-                         f'y2="{y(tick):.1f}" stroke="{GRID}"/>')
+            parts.append(
+                f'<line x1="{left + PAD_L}" x2="{left + PANEL_W - PAD_R}" y1="{y(tick):.1f}" '
+                f'y2="{y(tick):.1f}" stroke="{GRID}"/>'
+            )
             parts.append(text(left + PAD_L - 4, y(tick) + 4, f"{tick:.1f}", size=9, anchor="end", fill=MUTED))
         for mark in marks:
             if low <= mark.version <= high:
                 stroke = FROZEN if mark.frozen else UNFROZEN
-                parts.append(vline(x(mark.version), top + PAD_T, top + PANEL_H - PAD_B, stroke,
-                                   f' stroke-dasharray="4 3" class="{"freeze" if mark.frozen else "unfreeze"}"'))
+                parts.append(
+                    vline(
+                        x(mark.version),
+                        top + PAD_T,
+                        top + PANEL_H - PAD_B,
+                        stroke,
+                        f' stroke-dasharray="4 3" class="{"freeze" if mark.frozen else "unfreeze"}"',
+                    )
+                )
         series = [(x(p["version"]), y(p["traits"][trait])) for p in points if trait in p["traits"]]
         parts.append(polyline(series, colour(index)))
         parts.append(f'<circle cx="{series[-1][0]:.1f}" cy="{series[-1][1]:.1f}" r="3" fill="{colour(index)}"/>')
         last = points[-1]["traits"][trait]
-        parts.append(text(left + PAD_L, top + 14, f"{trait} {last:.3f}", size=12, fill=AXIS,
-                          extra=' font-weight="600"'))
+        parts.append(
+            text(left + PAD_L, top + 14, f"{trait} {last:.3f}", size=12, fill=AXIS, extra=' font-weight="600"')
+        )
         parts.append(text(left + PAD_L, top + PANEL_H - 6, f"v{low}", size=9, fill=MUTED))
         parts.append(text(left + PANEL_W - PAD_R, top + PANEL_H - 6, f"v{high}", size=9, anchor="end", fill=MUTED))
         parts.append("</g>")

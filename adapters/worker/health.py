@@ -24,8 +24,9 @@ def workers_health(workers: list[Worker], threads: dict[str, threading.Thread]) 
 class HealthAndMetrics:
     """`/healthz` (200 when every worker is alive and not failing for a minute, else 503) and `/metrics`."""
 
-    def __init__(self, address: str, workers: list[Worker], threads: dict[str, threading.Thread],
-                 metrics: ServiceMetrics):
+    def __init__(
+        self, address: str, workers: list[Worker], threads: dict[str, threading.Thread], metrics: ServiceMetrics
+    ):
         host, _, port = address.rpartition(":")
         handler = self._handler(workers, threads, metrics)
         self.server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), handler)

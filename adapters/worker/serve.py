@@ -26,8 +26,9 @@ from adapters.worker.workers import ConsumerWorker, ProjectionsWorker, RelayWork
 log = logging.getLogger("agent_learning.serve")
 
 
-def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0,
-                  relay: bool = True) -> list[Worker]:
+def build_workers(
+    config: Config, metrics: ServiceMetrics, tick_interval: float = 60.0, relay: bool = True
+) -> list[Worker]:
     """`relay=False` for replicas beside a single relay (one transactional id publishes at a time)."""
     workers: list[Worker] = [ProjectionsWorker(bootstrap(config), metrics)]
     if config.kafka:
@@ -38,8 +39,13 @@ def build_workers(config: Config, metrics: ServiceMetrics, tick_interval: float 
     return workers
 
 
-def run_workers(workers: list[Worker], metrics: ServiceMetrics, http_address: str | None,
-                stop: threading.Event, http_server: Callable = HealthAndMetrics) -> int:
+def run_workers(
+    workers: list[Worker],
+    metrics: ServiceMetrics,
+    http_address: str | None,
+    stop: threading.Event,
+    http_server: Callable = HealthAndMetrics,
+) -> int:
     """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given.
 
     `http_server(address, workers, threads, metrics)` builds what listens there: `HealthAndMetrics`,
@@ -64,11 +70,21 @@ def run_workers(workers: list[Worker], metrics: ServiceMetrics, http_address: st
     return 0
 
 
-def serve(config: Config, http_address: str, tick_interval: float = 60.0,
-          stop: threading.Event | None = None, relay: bool = True) -> int:
-    log.info("starting", extra=fields(kafka=config.kafka or None, event_store=config.event_store,
-                                      read_models=config.read_models, relay=relay))
+def serve(
+    config: Config,
+    http_address: str,
+    tick_interval: float = 60.0,
+    stop: threading.Event | None = None,
+    relay: bool = True,
+) -> int:
+    log.info(
+        "starting",
+        extra=fields(
+            kafka=config.kafka or None, event_store=config.event_store, read_models=config.read_models, relay=relay
+        ),
+    )
     metrics = ServiceMetrics()
     workers = build_workers(config, metrics, tick_interval, relay)
-    return run_workers(workers, metrics, http_address, stop or threading.Event(),
-                       http_server=partial(ServedApi, config=config))
+    return run_workers(
+        workers, metrics, http_address, stop or threading.Event(), http_server=partial(ServedApi, config=config)
+    )

@@ -26,11 +26,16 @@ START_SECONDS = 30.0
 
 
 class ServedApi:
-    def __init__(self, address: str, workers: list[Worker], threads: dict[str, threading.Thread],
-                 metrics: ServiceMetrics, config: Config):
+    def __init__(
+        self,
+        address: str,
+        workers: list[Worker],
+        threads: dict[str, threading.Thread],
+        metrics: ServiceMetrics,
+        config: Config,
+    ):
         host, _, port = address.rpartition(":")
-        app = create_app(lambda: bootstrap(config), metrics=metrics,
-                         health=lambda: workers_health(workers, threads))
+        app = create_app(lambda: bootstrap(config), metrics=metrics, health=lambda: workers_health(workers, threads))
         self.socket = socket.create_server((host or "127.0.0.1", int(port)))
         bound = self.socket.getsockname()
         self.address = f"{bound[0]}:{bound[1]}"
@@ -39,8 +44,9 @@ class ServedApi:
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, name="http",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="http", daemon=True
+        )
         self.thread.start()
         deadline = time.monotonic() + START_SECONDS
         while not self.server.started:

@@ -130,8 +130,9 @@ class TickWorker(Worker):
 
     name = "tick"
 
-    def __init__(self, system: System, metrics: ServiceMetrics, interval: float = 60.0,
-                 clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self, system: System, metrics: ServiceMetrics, interval: float = 60.0, clock: Callable[[], datetime] = utc_now
+    ):
         super().__init__()
         self.system = system
         self.metrics = metrics
@@ -148,8 +149,12 @@ class TickWorker(Worker):
         if due:
             outcome = self.system.service.tick(now, due)
             self.metrics.record_batch(outcome)
-            log.info("tick", extra=fields(checked=len(due), changed=len(outcome.agents),
-                                          recalculations=dict(outcome.recalculations)))
+            log.info(
+                "tick",
+                extra=fields(
+                    checked=len(due), changed=len(outcome.agents), recalculations=dict(outcome.recalculations)
+                ),
+            )
         return False
 
     def close(self) -> None:

@@ -49,6 +49,4 @@ def chosen_trainer(settings: TrainerSettings) -> Trainer:
                 "install the [train] extra: pip install -e .[train]"
             ) from error
         return LoraTrainer()
-    raise ValueError(
-        f"AGENT_LEARNING_TRAINER={choice!r} is not a trainer; use 'lora' or 'command'"
-    )
+    raise ValueError(f"AGENT_LEARNING_TRAINER={choice!r} is not a trainer; use 'lora' or 'command'")

@@ -45,24 +45,30 @@ class CommandTrainer:
     def train(self, request: TrainingRequest) -> TrainingResult:
         output = Path(request.output_dir)
         output.mkdir(parents=True, exist_ok=True)
-        command = self.command.replace("{dataset}", shlex.quote(str(request.dataset_dir))) \
-                              .replace("{output}", shlex.quote(str(output)))
-        env = {**self.environment, "AGENT_LEARNING_JOB_ID": request.job_id,
-               "AGENT_LEARNING_BASE_MODEL": request.base_model,
-               "AGENT_LEARNING_TRAIN_MAX_STEPS": str(request.max_steps),
-               "AGENT_LEARNING_TRAIN_SEED": str(request.seed)}
+        command = self.command.replace("{dataset}", shlex.quote(str(request.dataset_dir))).replace(
+            "{output}", shlex.quote(str(output))
+        )
+        env = {
+            **self.environment,
+            "AGENT_LEARNING_JOB_ID": request.job_id,
+            "AGENT_LEARNING_BASE_MODEL": request.base_model,
+            "AGENT_LEARNING_TRAIN_MAX_STEPS": str(request.max_steps),
+            "AGENT_LEARNING_TRAIN_SEED": str(request.seed),
+        }
         with (output / LOG).open("ab") as log:
             with self._lock:
                 self._cancelled = False
                 # Its own process group, so a timeout or a cancel stops everything it started.
-                self._process = subprocess.Popen(command, shell=True, stdout=log, stderr=subprocess.STDOUT,
-                                                 env=env, start_new_session=True)
+                self._process = subprocess.Popen(
+                    command, shell=True, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
             try:
                 code = self._process.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 self._kill()
-                raise TrainingFailed(f"trainer command ran past its timeout of {self.timeout:g} s "
-                                     f"(log: {output / LOG})") from None
+                raise TrainingFailed(
+                    f"trainer command ran past its timeout of {self.timeout:g} s (log: {output / LOG})"
+                ) from None
             finally:
                 with self._lock:
                     self._process = None
@@ -99,8 +105,10 @@ def _tail(log: Path, limit: int = 500) -> str:
 def _read_result(output: Path, request: TrainingRequest) -> TrainingResult:
     path = output / RESULT
     if not path.is_file():
-        raise TrainingFailed(f"trainer command exited 0 but wrote no {RESULT} in {output}; it must write "
-                             '{"adapterDir": …, "baseModel": …, "metrics": {…}} there')
+        raise TrainingFailed(
+            f"trainer command exited 0 but wrote no {RESULT} in {output}; it must write "
+            '{"adapterDir": …, "baseModel": …, "metrics": {…}} there'
+        )
     try:
         result = json.loads(path.read_text())
     except ValueError as error:
@@ -115,5 +123,8 @@ def _read_result(output: Path, request: TrainingRequest) -> TrainingResult:
         adapter = output / adapter
     if not adapter.is_dir():
         raise TrainingFailed(f"{path}: adapterDir {str(adapter)!r} is not a folder")
-    return TrainingResult(adapter_dir=adapter, base_model=str(result.get("baseModel") or request.base_model),
-                          metrics=dict(result["metrics"]))
+    return TrainingResult(
+        adapter_dir=adapter,
+        base_model=str(result.get("baseModel") or request.base_model),
+        metrics=dict(result["metrics"]),
+    )

@@ -148,16 +148,21 @@ class LoraTrainer:
         self.progress(f"lora {request.job_id}: loading {request.base_model}")
         base = load_base_model(request.base_model)
         transformers.set_seed(request.seed)  # the adapter's initial A matrices are drawn here
-        model = get_peft_model(base.model, LoraConfig(
-            r=8, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            base.model,
+            LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"),
+        )
         # B starts at zero, so this is the base model's own held-out loss.
         loss_before = heldout_loss(model, base.tokenizer, heldout, self.max_length)
-        self.progress(f"lora {request.job_id}: held-out loss before {loss_before:.4f} "
-                      f"({len(heldout)} held out, {len(train_pairs)} to train on)")
+        self.progress(
+            f"lora {request.job_id}: held-out loss before {loss_before:.4f} "
+            f"({len(heldout)} held out, {len(train_pairs)} to train on)"
+        )
 
         with tempfile.TemporaryDirectory(prefix="lora-scratch-") as scratch:
             sft = SFTTrainer(
-                model=model, processing_class=base.tokenizer,
+                model=model,
+                processing_class=base.tokenizer,
                 args=SFTConfig(**self._common_args(request, scratch), learning_rate=self.learning_rate),
                 train_dataset=datasets.Dataset.from_list([_conversation(p) for p in train_pairs]),
                 callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} sft")],
@@ -168,9 +173,11 @@ class LoraTrainer:
             dpo_steps, dpo_loss = 0, None  # no preference pairs: SFT alone
             if preference:
                 dpo = DPOTrainer(
-                    model=model, processing_class=base.tokenizer,
-                    args=DPOConfig(**self._common_args(request, scratch), learning_rate=self.dpo_learning_rate,
-                                   beta=self.dpo_beta),
+                    model=model,
+                    processing_class=base.tokenizer,
+                    args=DPOConfig(
+                        **self._common_args(request, scratch), learning_rate=self.dpo_learning_rate, beta=self.dpo_beta
+                    ),
                     train_dataset=datasets.Dataset.from_list([_preference(p) for p in preference]),
                     callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} dpo")],
                 )
@@ -202,19 +209,31 @@ class LoraTrainer:
         }
         if dpo_loss is not None:
             metrics["dpoTrainLoss"] = dpo_loss
-        self.progress(f"lora {request.job_id}: held-out loss {loss_before:.4f} -> {loss_after:.4f}, "
-                      f"{metrics['steps']} steps, adapter in {adapter_dir}")
+        self.progress(
+            f"lora {request.job_id}: held-out loss {loss_before:.4f} -> {loss_after:.4f}, "
+            f"{metrics['steps']} steps, adapter in {adapter_dir}"
+        )
         result = TrainingResult(adapter_dir=adapter_dir, base_model=request.base_model, metrics=metrics)
         return FineTuned(result=result, model=model, tokenizer=base.tokenizer)
 
     def _common_args(self, request: TrainingRequest, scratch: str) -> dict:
         return dict(
-            output_dir=scratch, max_steps=request.max_steps, per_device_train_batch_size=self.batch_size,
-            max_length=self.max_length, seed=request.seed, data_seed=request.seed,
-            use_cpu=True, bf16=False, activation_checkpointing=False, optim="adamw_torch",
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+            output_dir=scratch,
+            max_steps=request.max_steps,
+            per_device_train_batch_size=self.batch_size,
+            max_length=self.max_length,
+            seed=request.seed,
+            data_seed=request.seed,
+            use_cpu=True,
+            bf16=False,
+            activation_checkpointing=False,
+            optim="adamw_torch",
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
         )
-
 
 
 def _stop_if_cancelled(stop: threading.Event, request: TrainingRequest) -> None:
@@ -251,8 +270,10 @@ def read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
             raise TrainingFailed(f"{path} line {number} is not JSON ({error}); rebuild the dataset") from None
         missing = [f for f in fields if not isinstance(row.get(f) if isinstance(row, dict) else None, str)]
         if missing:
-            raise TrainingFailed(f"{path} line {number} lacks text field(s) {missing}; "
-                                 f"each line needs {list(fields)}; rebuild the dataset")
+            raise TrainingFailed(
+                f"{path} line {number} lacks text field(s) {missing}; "
+                f"each line needs {list(fields)}; rebuild the dataset"
+            )
         rows.append(row)
     return rows
 
@@ -272,23 +293,28 @@ def split_heldout(pairs: list[dict], fraction: float, cap: int, seed: int) -> tu
 
 def _conversation(pair: dict) -> dict:
     # Conversational rows, so the Instruct model's chat template frames the prompt as in use.
-    return {"prompt": [{"role": "user", "content": pair["prompt"]}],
-            "completion": [{"role": "assistant", "content": pair["completion"]}]}
+    return {
+        "prompt": [{"role": "user", "content": pair["prompt"]}],
+        "completion": [{"role": "assistant", "content": pair["completion"]}],
+    }
 
 
 def _preference(pair: dict) -> dict:
-    return {"prompt": [{"role": "user", "content": pair["prompt"]}],
-            "chosen": [{"role": "assistant", "content": pair["chosen"]}],
-            "rejected": [{"role": "assistant", "content": pair["rejected"]}]}
+    return {
+        "prompt": [{"role": "user", "content": pair["prompt"]}],
+        "chosen": [{"role": "assistant", "content": pair["chosen"]}],
+        "rejected": [{"role": "assistant", "content": pair["rejected"]}],
+    }
 
 
 def completion_token_ids(tokenizer, pair: dict, max_length: int) -> tuple[list[int], int]:
     """(token ids of prompt + completion, where the completion starts), framed by the chat template."""
     prompt = [{"role": "user", "content": pair["prompt"]}]
     prompt_ids = _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True))
-    full_ids = _ids(tokenizer.apply_chat_template(
-        prompt + [{"role": "assistant", "content": pair["completion"]}], tokenize=True))
-    if full_ids[:len(prompt_ids)] != prompt_ids:
+    full_ids = _ids(
+        tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": pair["completion"]}], tokenize=True)
+    )
+    if full_ids[: len(prompt_ids)] != prompt_ids:
         raise TrainingFailed("the chat template does not render the prompt as a prefix of the conversation")
     return full_ids[:max_length], len(prompt_ids)
 
@@ -312,7 +338,7 @@ def heldout_loss(model, tokenizer, pairs: list[dict], max_length: int) -> float:
         logits = model(input_ids=input_ids).logits[0, :-1].float()
         targets = input_ids[0, 1:]
         losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
-        total += losses[start - 1:].sum().item()
+        total += losses[start - 1 :].sum().item()
         tokens += len(ids) - start
     model.train(was_training)
     if tokens == 0:
@@ -334,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     output_dir.mkdir(parents=True, exist_ok=True)
     config = Config.from_env()
     request = TrainingRequest(
-        job_id=config.trainer.job_id or dataset_dir.name, dataset_dir=dataset_dir, output_dir=output_dir,
+        job_id=config.trainer.job_id or dataset_dir.name,
+        dataset_dir=dataset_dir,
+        output_dir=output_dir,
         base_model=config.batch.base_model or DEFAULT_BASE_MODEL,
         max_steps=config.batch.max_steps if config.batch.max_steps is not None else 20,
         seed=config.trainer.seed,
@@ -344,9 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingFailed as error:
         print(f"training failed: {error}", file=sys.stderr)
         return 1
-    (output_dir / RESULT_FILE).write_text(json.dumps({
-        "adapterDir": str(result.adapter_dir), "baseModel": result.base_model, "metrics": result.metrics,
-    }, indent=2))
+    (output_dir / RESULT_FILE).write_text(
+        json.dumps(
+            {
+                "adapterDir": str(result.adapter_dir),
+                "baseModel": result.base_model,
+                "metrics": result.metrics,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

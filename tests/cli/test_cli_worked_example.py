@@ -11,8 +11,7 @@ import pytest
 from adapters.cli.main import main
 from tests.conftest import feedback, write_jsonl
 
-FIVE = [feedback(f"w-{i}", "a-1", f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer")
-        for i in range(5)]
+FIVE = [feedback(f"w-{i}", "a-1", f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer") for i in range(5)]
 
 
 def test_worked_example_holds_through_ingest_and_agent_show(tmp_path, home, capsys):
@@ -44,8 +43,9 @@ def test_the_installed_console_script_runs_the_same_example(tmp_path, home):
     stream = write_jsonl(tmp_path / "five.jsonl", FIVE)
     script = [sys.executable, "-m", "adapters.cli.main", "--home", str(home)]
     subprocess.run([*script, "ingest", str(stream)], check=True, capture_output=True)
-    shown = json.loads(subprocess.run([*script, "agent", "show", "a-1", "--json"], check=True,
-                                      capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run([*script, "agent", "show", "a-1", "--json"], check=True, capture_output=True, text=True).stdout
+    )
     assert shown["traits"]["empathy"] == pytest.approx(0.507, abs=1e-6)
 
 

@@ -21,12 +21,15 @@ def test_audit_passes_on_an_honest_history_and_names_the_first_tampered_recalcul
     assert "3 recalculations re-derived" in capsys.readouterr().out
 
     db = sqlite3.connect(home / "events.db")
-    [(state,)] = db.execute("SELECT state FROM stored_events WHERE originator_id = 'agent:a' "
-                            "AND originator_version = 5").fetchall()
+    [(state,)] = db.execute(
+        "SELECT state FROM stored_events WHERE originator_id = 'agent:a' AND originator_version = 5"
+    ).fetchall()
     doctored = json.loads(state)
     doctored["learned"]["sarcasm"] = 0.5
-    db.execute("UPDATE stored_events SET state = ? WHERE originator_id = 'agent:a' AND originator_version = 5",
-               (json.dumps(doctored).encode(),))
+    db.execute(
+        "UPDATE stored_events SET state = ? WHERE originator_id = 'agent:a' AND originator_version = 5",
+        (json.dumps(doctored).encode(),),
+    )
     db.commit()
     db.close()
 
@@ -57,8 +60,19 @@ def test_config_set_keeps_what_it_is_not_told_to_change(tmp_path, home, capsys):
 
 
 def test_a_configuration_event_out_of_bounds_is_capped_and_the_cap_recorded(tmp_path, home, capsys):
-    ingest(tmp_path, home, [{"type": "learning_configured", "eventId": "c1", "agentId": "a", "occurredAt": AT,
-                             "learningConfig": {"traitRates": {"humor": 0.5}, "epsilon": 0.9}}])
+    ingest(
+        tmp_path,
+        home,
+        [
+            {
+                "type": "learning_configured",
+                "eventId": "c1",
+                "agentId": "a",
+                "occurredAt": AT,
+                "learningConfig": {"traitRates": {"humor": 0.5}, "epsilon": 0.9},
+            }
+        ],
+    )
     capsys.readouterr()
     main(["--home", str(home), "agent", "history", "a", "--json"])
     [configured] = [e for e in json.loads(capsys.readouterr().out) if e["type"] == "LearningConfigured"]

@@ -24,8 +24,18 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
 def feedback(agent: str, start: int, n: int, kind: str = "message_copied") -> list[RecordFeedback]:
-    return [RecordFeedback(f"{agent}-{start + i}", agent, T0 + timedelta(seconds=start + i), kind,
-                           traits={"humor": 0.5}, action="answer", user_id="u") for i in range(n)]
+    return [
+        RecordFeedback(
+            f"{agent}-{start + i}",
+            agent,
+            T0 + timedelta(seconds=start + i),
+            kind,
+            traits={"humor": 0.5},
+            action="answer",
+            user_id="u",
+        )
+        for i in range(n)
+    ]
 
 
 class EventStoreContract:

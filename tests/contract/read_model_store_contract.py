@@ -32,7 +32,7 @@ COLLECTIONS = (Collection(AGENTS, indexes=(("ownerId",), ("score", "at"))), Coll
 # Every kind of value a projection writes: exact types matter (1.0 is not 1, True is not 1).
 ROUND_TRIP = {
     "agentId": "agent-1",
-    "text": "Grüße, 日本 — \"quoted\" \\ and\nnewline",
+    "text": 'Grüße, 日本 — "quoted" \\ and\nnewline',
     "empty": "",
     "count": 3,
     "negative": -7,
@@ -97,8 +97,9 @@ class ReadModelStoreContract(ABC):
         other.close()
 
     @staticmethod
-    def live(store: ReadModelStore, docs: dict[str, dict | None], collection: str = AGENTS,
-             projection: str = PROJECTION) -> Checkpoint:
+    def live(
+        store: ReadModelStore, docs: dict[str, dict | None], collection: str = AGENTS, projection: str = PROJECTION
+    ) -> Checkpoint:
         """A live generation of `projection` holding `docs`, committed at position 1."""
         started = store.start_generation(projection, 1, COLLECTIONS)
         store.commit(projection, started.generation, {collection: docs}, position=1, expected_position=0)
@@ -166,16 +167,22 @@ class ReadModelStoreContract(ABC):
     def test_a_commit_replaces_the_whole_document(self, store: ReadModelStore) -> None:
         checkpoint = self.live(store, {"agent-1": {"name": "one", "extra": True}})
 
-        store.commit(PROJECTION, checkpoint.generation, {AGENTS: {"agent-1": {"name": "uno"}}},
-                     position=2, expected_position=1)
+        store.commit(
+            PROJECTION, checkpoint.generation, {AGENTS: {"agent-1": {"name": "uno"}}}, position=2, expected_position=1
+        )
 
         assert store.get(AGENTS, "agent-1") == {"name": "uno"}
 
     def test_a_none_document_deletes_it(self, store: ReadModelStore) -> None:
         checkpoint = self.live(store, {"agent-1": {"name": "one"}, "agent-2": {"name": "two"}})
 
-        store.commit(PROJECTION, checkpoint.generation, {AGENTS: {"agent-1": None, "never-there": None}},
-                     position=2, expected_position=1)
+        store.commit(
+            PROJECTION,
+            checkpoint.generation,
+            {AGENTS: {"agent-1": None, "never-there": None}},
+            position=2,
+            expected_position=1,
+        )
 
         assert store.get(AGENTS, "agent-1") is None
         assert store.find(AGENTS) == [{"name": "two"}]
@@ -183,8 +190,13 @@ class ReadModelStoreContract(ABC):
     def test_one_commit_writes_several_collections(self, store: ReadModelStore) -> None:
         started = store.start_generation(PROJECTION, 1, COLLECTIONS)
 
-        store.commit(PROJECTION, started.generation, {AGENTS: {"a": {"n": 1}}, SCORES: {"a": {"s": 2}}},
-                     position=3, expected_position=0)
+        store.commit(
+            PROJECTION,
+            started.generation,
+            {AGENTS: {"a": {"n": 1}}, SCORES: {"a": {"s": 2}}},
+            position=3,
+            expected_position=0,
+        )
         store.activate(PROJECTION, started.generation)
 
         assert store.get(AGENTS, "a") == {"n": 1}
@@ -195,9 +207,13 @@ class ReadModelStoreContract(ABC):
         store.commit(PROJECTION, checkpoint.generation, {}, position=5, expected_position=1)
 
         with pytest.raises(CheckpointMoved):
-            store.commit(PROJECTION, checkpoint.generation,
-                         {AGENTS: {"agent-1": None, "agent-2": {"name": "two"}}, SCORES: {"s": {"n": 1}}},
-                         position=9, expected_position=1)
+            store.commit(
+                PROJECTION,
+                checkpoint.generation,
+                {AGENTS: {"agent-1": None, "agent-2": {"name": "two"}}, SCORES: {"s": {"n": 1}}},
+                position=9,
+                expected_position=1,
+            )
 
         assert store.get(AGENTS, "agent-1") == {"name": "one"}
         assert store.get(AGENTS, "agent-2") is None
@@ -220,16 +236,22 @@ class ReadModelStoreContract(ABC):
         def run(runner: str, on: ReadModelStore) -> None:
             start.wait()
             try:
-                on.commit(PROJECTION, checkpoint.generation, {AGENTS: {"doc": {"by": runner}}},
-                          position=2, expected_position=1)
+                on.commit(
+                    PROJECTION,
+                    checkpoint.generation,
+                    {AGENTS: {"doc": {"by": runner}}},
+                    position=2,
+                    expected_position=1,
+                )
                 outcomes[runner] = "committed"
             except CheckpointMoved:
                 outcomes[runner] = "moved"
             except Exception as error:  # noqa: BLE001 - shown in the assertion below
                 outcomes[runner] = repr(error)
 
-        threads = [threading.Thread(target=run, args=(name, s))
-                   for name, s in (("first", store), ("second", other_store))]
+        threads = [
+            threading.Thread(target=run, args=(name, s)) for name, s in (("first", store), ("second", other_store))
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -252,12 +274,18 @@ class ReadModelStoreContract(ABC):
 
     def test_get_many_returns_the_documents_found_in_the_given_generation(self, store: ReadModelStore) -> None:
         started = store.start_generation(PROJECTION, 1, COLLECTIONS)
-        store.commit(PROJECTION, started.generation,
-                     {AGENTS: {"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 3}}}, position=1, expected_position=0)
+        store.commit(
+            PROJECTION,
+            started.generation,
+            {AGENTS: {"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 3}}},
+            position=1,
+            expected_position=0,
+        )
 
         # A building generation is readable by its projector, not by readers.
         assert store.get_many(PROJECTION, started.generation, AGENTS, ["a", "c", "missing"]) == {
-            "a": {"n": 1}, "c": {"n": 3}
+            "a": {"n": 1},
+            "c": {"n": 3},
         }
         assert store.get_many(PROJECTION, started.generation, AGENTS, []) == {}
         assert store.get_many(PROJECTION, started.generation, SCORES, ["a"]) == {}
@@ -306,9 +334,14 @@ class ReadModelStoreContract(ABC):
         assert sorted(names(queried.find(AGENTS, [condition]))) == expected
 
     def test_find_matches_every_condition_together(self, queried: ReadModelStore) -> None:
-        found = queried.find(AGENTS, [
-            Condition("score", "gte", 1), Condition("at", "lt", 35), Condition("frozen", "eq", False),
-        ])
+        found = queried.find(
+            AGENTS,
+            [
+                Condition("score", "gte", 1),
+                Condition("at", "lt", 35),
+                Condition("frozen", "eq", False),
+            ],
+        )
 
         assert sorted(names(found)) == ["a", "c"]
 
@@ -318,10 +351,15 @@ class ReadModelStoreContract(ABC):
     def test_find_orders_ascending_by_the_given_fields(self, queried: ReadModelStore) -> None:
         assert names(queried.find(AGENTS, order_by=["at"])) == ["c", "b", "a", "d", "e"]
         assert names(queried.find(AGENTS, [Condition("score", "ne", None)], order_by=["score", "at"])) == [
-            "a", "c", "b", "d"
+            "a",
+            "c",
+            "b",
+            "d",
         ]
         assert names(queried.find(AGENTS, [Condition("score", "gte", 2)], order_by=["meta.rank"])) == [
-            "d", "b", "c"  # a missing field sorts first, as null does
+            "d",
+            "b",
+            "c",  # a missing field sorts first, as null does
         ]
 
     def test_find_returns_at_most_limit_documents(self, queried: ReadModelStore) -> None:
@@ -348,8 +386,9 @@ class ReadModelStoreContract(ABC):
         old = self.live(store, {"agent-1": {"name": "old"}, "agent-2": {"name": "old only"}})
 
         new = store.start_generation(PROJECTION, 2, COLLECTIONS)
-        store.commit(PROJECTION, new.generation, {AGENTS: {"agent-1": {"name": "new"}}},
-                     position=1, expected_position=0)
+        store.commit(
+            PROJECTION, new.generation, {AGENTS: {"agent-1": {"name": "new"}}}, position=1, expected_position=0
+        )
 
         assert new == Checkpoint(PROJECTION, old.generation + 1, 2, 0, BUILDING)
         assert store.get(AGENTS, "agent-1") == {"name": "old"}
@@ -366,8 +405,13 @@ class ReadModelStoreContract(ABC):
     ) -> None:
         old = self.live(store, {"agent-1": {"name": "old"}, "agent-2": {"name": "old only"}})
         new = store.start_generation(PROJECTION, 2, COLLECTIONS)
-        store.commit(PROJECTION, new.generation, {AGENTS: {"agent-1": {"name": "new"}}, SCORES: {"s": {"n": 1}}},
-                     position=3, expected_position=0)
+        store.commit(
+            PROJECTION,
+            new.generation,
+            {AGENTS: {"agent-1": {"name": "new"}}, SCORES: {"s": {"n": 1}}},
+            position=3,
+            expected_position=0,
+        )
 
         store.activate(PROJECTION, new.generation)
 

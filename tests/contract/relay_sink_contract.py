@@ -70,9 +70,14 @@ def by_key(messages: list[Published]) -> dict[str, list[str]]:
 def feedback_for(agents: int, rounds: int, start: int = 0) -> list[RecordFeedback]:
     """Strong signals (each recalculates at once), alternating good and bad."""
     return [
-        RecordFeedback(f"fb-{n}", f"agent-{n % agents}", T0 + timedelta(seconds=n),
-                       kind="thumbs_down" if n % 2 else "draft_approved", traits={"empathy": 1.0},
-                       action="answer")
+        RecordFeedback(
+            f"fb-{n}",
+            f"agent-{n % agents}",
+            T0 + timedelta(seconds=n),
+            kind="thumbs_down" if n % 2 else "draft_approved",
+            traits={"empathy": 1.0},
+            action="answer",
+        )
         for n in range(start, start + agents * rounds)
     ]
 
@@ -148,8 +153,13 @@ class RelaySinkContract(ABC):
 
     def test_a_message_that_is_not_json_arrives_byte_for_byte(self) -> None:
         raw = b"\x00{not json\xff"
-        message = OutboundMessage(FEEDBACK_DLQ, "a-1", {"event-id": "dead-letter:1:1", "event-type": "MessageRejected",
-                                                        "rejection-reason": "not valid JSON"}, raw, 1)
+        message = OutboundMessage(
+            FEEDBACK_DLQ,
+            "a-1",
+            {"event-id": "dead-letter:1:1", "event-type": "MessageRejected", "rejection-reason": "not valid JSON"},
+            raw,
+            1,
+        )
 
         self.sink().publish([message], 1)
 
@@ -160,7 +170,7 @@ class RelaySinkContract(ABC):
         messages = [update(n, f"a-{n % 3}", version=n) for n in range(1, 31)]
 
         for page in range(0, 30, 7):
-            chunk = messages[page:page + 7]
+            chunk = messages[page : page + 7]
             sink.publish(chunk, chunk[-1].position)
 
         assert by_key(self.published()) == by_key([as_published(m) for m in messages])
@@ -178,8 +188,9 @@ class RelaySinkContract(ABC):
     def test_the_relay_publishes_each_learning_update_exactly_once_across_restarts(self, tmp_path: Path) -> None:
         system = bootstrap(Config(home=tmp_path / "home"))
         try:
-            system.service.process([RegisterAgent("reg-0", "agent-0", T0, owner_id="ann"),
-                                    *feedback_for(agents=4, rounds=3)])
+            system.service.process(
+                [RegisterAgent("reg-0", "agent-0", T0, owner_id="ann"), *feedback_for(agents=4, rounds=3)]
+            )
             system.service.process([Rejection("kafka", "agent-feedback:0:9", b"{not json", "not valid JSON")])
             relay = system.relay(self.sink())
             relay.page_size = 4

@@ -15,5 +15,8 @@ class TestMongoDBEventStore(EventStoreContract):
         self.url = mongodb_url
 
     def make_env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "adapters.eventstore.mongodb", "MONGODB_URL": self.url,
-                "MONGODB_DATABASE": f"contract_{uuid.uuid4().hex[:12]}"}
+        return {
+            "PERSISTENCE_MODULE": "adapters.eventstore.mongodb",
+            "MONGODB_URL": self.url,
+            "MONGODB_DATABASE": f"contract_{uuid.uuid4().hex[:12]}",
+        }

@@ -11,5 +11,8 @@ class TestSQLiteEventStore(EventStoreContract):
         self.folder = tmp_path
 
     def make_env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
-                "SQLITE_DBNAME": str(self.folder / "events.db"), "SQLITE_LOCK_TIMEOUT": "30"}
+        return {
+            "PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
+            "SQLITE_DBNAME": str(self.folder / "events.db"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }

@@ -84,20 +84,14 @@ def process_recorder(datastore: MongoDBDatastore) -> MongoDBProcessRecorder:
 # The library's contract, one small subclass per recorder.
 
 
-class TestMongoDBAggregateRecorder(
-    FreshMongoDBDatabase, contract.AggregateRecorderTestCase
-):
+class TestMongoDBAggregateRecorder(FreshMongoDBDatabase, contract.AggregateRecorderTestCase):
     def create_recorder(self) -> MongoDBAggregateRecorder:
-        recorder = MongoDBAggregateRecorder(
-            self.datastore, events_collection_name="stored_snapshots"
-        )
+        recorder = MongoDBAggregateRecorder(self.datastore, events_collection_name="stored_snapshots")
         recorder.create_table()
         return recorder
 
 
-class TestMongoDBApplicationRecorder(
-    FreshMongoDBDatabase, contract.ApplicationRecorderTestCase
-):
+class TestMongoDBApplicationRecorder(FreshMongoDBDatabase, contract.ApplicationRecorderTestCase):
     def create_recorder(self) -> MongoDBApplicationRecorder:
         return application_recorder(self.datastore)
 
@@ -105,32 +99,24 @@ class TestMongoDBApplicationRecorder(
         self.optional_test_insert_subscribe()
 
 
-class TestMongoDBNonInterleavingNotificationIDs(
-    FreshMongoDBDatabase, contract.NonInterleavingNotificationIDsBaseCase
-):
+class TestMongoDBNonInterleavingNotificationIDs(FreshMongoDBDatabase, contract.NonInterleavingNotificationIDsBaseCase):
     def create_recorder(self) -> MongoDBApplicationRecorder:
         return application_recorder(self.datastore)
 
 
-class TestMongoDBTrackingRecorder(
-    FreshMongoDBDatabase, contract.TrackingRecorderTestCase
-):
+class TestMongoDBTrackingRecorder(FreshMongoDBDatabase, contract.TrackingRecorderTestCase):
     def create_recorder(self) -> MongoDBTrackingRecorder:
         recorder = MongoDBTrackingRecorder(self.datastore)
         recorder.create_table()
         return recorder
 
 
-class TestMongoDBProcessRecorder(
-    FreshMongoDBDatabase, contract.ProcessRecorderTestCase
-):
+class TestMongoDBProcessRecorder(FreshMongoDBDatabase, contract.ProcessRecorderTestCase):
     def create_recorder(self) -> ProcessRecorder:
         return process_recorder(self.datastore)
 
 
-class TestMongoDBInfrastructureFactory(
-    FreshMongoDBDatabase, contract.InfrastructureFactoryTestCase[MongoDBFactory]
-):
+class TestMongoDBInfrastructureFactory(FreshMongoDBDatabase, contract.InfrastructureFactoryTestCase[MongoDBFactory]):
     def setUp(self) -> None:
         self.env = Environment("TestCase")
         self.env[MongoDBFactory.PERSISTENCE_MODULE] = PERSISTENCE_MODULE
@@ -229,10 +215,7 @@ def test_concurrent_writers_get_gap_free_ids_that_a_tailing_reader_never_skips(
         originator_id = uuid4()
         for batch in range(batches_per_writer):
             size = 1 + (writer + batch) % 4
-            events = [
-                StoredEvent(originator_id, 10 * batch + i, f"topic{writer}", b"{}")
-                for i in range(size)
-            ]
+            events = [StoredEvent(originator_id, 10 * batch + i, f"topic{writer}", b"{}") for i in range(size)]
             ids.append(list(recorder.insert_events(events) or []))
         return ids
 
@@ -242,9 +225,7 @@ def test_concurrent_writers_get_gap_free_ids_that_a_tailing_reader_never_skips(
         position = 0
         while True:
             finished = writing_done.is_set()
-            page = recorder.select_notifications(
-                start=position, limit=7, inclusive_of_start=False
-            )
+            page = recorder.select_notifications(start=position, limit=7, inclusive_of_start=False)
             for notification in page:
                 if notification.id != position + 1:
                     reader_problems.append(f"after {position} came {notification.id}")
@@ -332,13 +313,9 @@ def test_select_notifications_filters_by_topic_between_start_and_stop(
 ) -> None:
     recorder = application_recorder(datastore)
     originator_id = uuid4()
-    recorder.insert_events(
-        [StoredEvent(originator_id, v, f"topic{v % 2}", b"") for v in range(1, 9)]
-    )
+    recorder.insert_events([StoredEvent(originator_id, v, f"topic{v % 2}", b"") for v in range(1, 9)])
 
-    selected = recorder.select_notifications(
-        start=2, stop=7, limit=10, topics=["topic1"], inclusive_of_start=False
-    )
+    selected = recorder.select_notifications(start=2, stop=7, limit=10, topics=["topic1"], inclusive_of_start=False)
 
     assert [(n.id, n.topic) for n in selected] == [
         (3, "topic1"),

@@ -19,7 +19,10 @@ from adapters.eventstore.transcoder import OrjsonTranscoder
 STATE = {
     "timestamp": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
     "traits": {"empathy": 1.0},
-    "nested": {"list": [1, {"at": datetime(2026, 11, 24, 10, 1, 5, 17, tzinfo=timezone.utc)}], "amount": Decimal("1.5")},
+    "nested": {
+        "list": [1, {"at": datetime(2026, 11, 24, 10, 1, 5, 17, tzinfo=timezone.utc)}],
+        "amount": Decimal("1.5"),
+    },
     "empty": {},
     "none": None,
 }
@@ -50,21 +53,33 @@ def test_an_unregistered_type_is_refused_with_the_library_error():
         ours.encode({"x": object()})
 
 
-@pytest.mark.parametrize("state", [
-    # only top-level envelopes (the usual event): the fast path
-    {"occurred_at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc), "below_since": None,
-     "traits": {"empathy": 0.5}, "caps": [1, 2]},
-    # text that holds the envelope's key, quotes and all: counted, so the general walk runs
-    {"at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc), "prompt": '"_type_": "datetime_iso", "_data_"',
-     "response": '"_type_'},
-    # user data with a `_type_` key that is no envelope
-    {"at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc), "traits": {"_type_": "x", "weight": 1.0, "more": 2}},
-    # an envelope at the top and one deeper down
-    {"at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
-     "metrics": {"at": datetime(2026, 11, 24, 10, 1, tzinfo=timezone.utc)}},
-    # no envelope at all
-    {"kind": "thumbs_up", "value": None},
-])
+@pytest.mark.parametrize(
+    "state",
+    [
+        # only top-level envelopes (the usual event): the fast path
+        {
+            "occurred_at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
+            "below_since": None,
+            "traits": {"empathy": 0.5},
+            "caps": [1, 2],
+        },
+        # text that holds the envelope's key, quotes and all: counted, so the general walk runs
+        {
+            "at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
+            "prompt": '"_type_": "datetime_iso", "_data_"',
+            "response": '"_type_',
+        },
+        # user data with a `_type_` key that is no envelope
+        {"at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc), "traits": {"_type_": "x", "weight": 1.0, "more": 2}},
+        # an envelope at the top and one deeper down
+        {
+            "at": datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc),
+            "metrics": {"at": datetime(2026, 11, 24, 10, 1, tzinfo=timezone.utc)},
+        },
+        # no envelope at all
+        {"kind": "thumbs_up", "value": None},
+    ],
+)
 def test_every_shape_of_event_state_reads_back_the_same_as_the_library_reads_it(state):
     ours, library = transcoders()
     for written in (ours.encode(state), library.encode(state)):

@@ -70,35 +70,38 @@ class TestMongoDBReadModelStore(ReadModelStoreContract):
 
     # What only this backend shows: its layout.
 
-    def test_a_generation_is_a_set_of_suffixed_collections_with_their_indexes(
-        self, store: ReadModelStore
-    ) -> None:
+    def test_a_generation_is_a_set_of_suffixed_collections_with_their_indexes(self, store: ReadModelStore) -> None:
         store.start_generation(PROJECTION, 1, COLLECTIONS)
         store.activate(PROJECTION, 1)
         store.start_generation(PROJECTION, 2, COLLECTIONS)
         database = self.client[self.database]
 
         assert set(database.list_collection_names()) == {
-            CHECKPOINTS, GENERATIONS, "agents__g1", "scores__g1", "agents__g2", "scores__g2",
+            CHECKPOINTS,
+            GENERATIONS,
+            "agents__g1",
+            "scores__g1",
+            "agents__g2",
+            "scores__g2",
         }
         keys = [list(index["key"]) for index in database["agents__g2"].list_indexes()]
         assert sorted(keys) == [["_id"], ["ownerId"], ["score", "at"]]
 
     def test_the_key_is_the_document_id(self, store: ReadModelStore) -> None:
         started = store.start_generation(PROJECTION, 1, COLLECTIONS)
-        store.commit(PROJECTION, started.generation, {"agents": {"agent-1": {"name": "one"}}},
-                     position=1, expected_position=0)
+        store.commit(
+            PROJECTION, started.generation, {"agents": {"agent-1": {"name": "one"}}}, position=1, expected_position=0
+        )
 
         assert list(self.client[self.database]["agents__g1"].find()) == [{"_id": "agent-1", "name": "one"}]
 
-    def test_a_document_with_its_own_id_field_is_refused_and_nothing_is_written(
-        self, store: ReadModelStore
-    ) -> None:
+    def test_a_document_with_its_own_id_field_is_refused_and_nothing_is_written(self, store: ReadModelStore) -> None:
         started = store.start_generation(PROJECTION, 1, [Collection("agents")])
 
         with pytest.raises(ValueError, match="_id"):
-            store.commit(PROJECTION, started.generation, {"agents": {"a": {"_id": "x"}}},
-                         position=1, expected_position=0)
+            store.commit(
+                PROJECTION, started.generation, {"agents": {"a": {"_id": "x"}}}, position=1, expected_position=0
+            )
 
         assert store.checkpoints()[0].position == 0
 
@@ -135,10 +138,16 @@ def some_history() -> list:
     items: list = [RegisterAgent("reg-1", "agent-1", T0, owner_id="ann"), RegisterAgent("reg-2", "agent-2", T0)]
     kinds = ["thumbs_up", "thumbs_down", "message_copied", "draft_approved", "conversation_abandoned"]
     for n in range(12):
-        items.append(RecordFeedback(
-            f"fb-{n}", f"agent-{1 + n % 3}", T0 + timedelta(minutes=n), kind=kinds[n % len(kinds)],
-            session_id=f"s-{n % 2}", user_id=f"user-{n % 4}",
-        ))
+        items.append(
+            RecordFeedback(
+                f"fb-{n}",
+                f"agent-{1 + n % 3}",
+                T0 + timedelta(minutes=n),
+                kind=kinds[n % len(kinds)],
+                session_id=f"s-{n % 2}",
+                user_id=f"user-{n % 4}",
+            )
+        )
     items += [
         RecordFeedback("fb-rating", "agent-1", T0 + timedelta(minutes=20), kind="rating", value=4.0),
         EndSession("end-1", "agent-1", T0 + timedelta(minutes=30), session_id="s-0"),
@@ -160,8 +169,10 @@ def all_documents(store: ReadModelStore) -> dict[str, list[dict]]:
 def test_the_projections_on_mongodb_equal_those_on_sqlite_document_for_document(
     tmp_path: Path, mongodb_url: str, database_name: str
 ) -> None:
-    system = bootstrap(Config(home=tmp_path, read_models=with_database(mongodb_url, database_name)),
-                       clock=lambda: T0 + timedelta(hours=1))
+    system = bootstrap(
+        Config(home=tmp_path, read_models=with_database(mongodb_url, database_name)),
+        clock=lambda: T0 + timedelta(hours=1),
+    )
     sqlite = SQLiteReadModelStore(str(tmp_path / "read_models.db"))
     try:
         history = some_history()
@@ -170,12 +181,27 @@ def test_the_projections_on_mongodb_equal_those_on_sqlite_document_for_document(
         system.service.process(history[9:])
         system.service.freeze(FreezeUpdates("agent-2", "owner asked", T0 + timedelta(minutes=40)))
         # The batch loop's read models too: a training job and a registered model.
-        system.service.save(TrainingJob.queue("job-1", agent_id="agent-1", archetype=None, dataset_id="ds-1",
-                                              period="2026-W48", now=T0 + timedelta(minutes=41)))
+        system.service.save(
+            TrainingJob.queue(
+                "job-1",
+                agent_id="agent-1",
+                archetype=None,
+                dataset_id="ds-1",
+                period="2026-W48",
+                now=T0 + timedelta(minutes=41),
+            )
+        )
         register_trained_model(
-            system, scope_agent_id="agent-1", scope_archetype=None, adapter_dir=tmp_path / "adapter",
-            base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset_id="ds-1", job_id="job-1",
-            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20}, now=T0 + timedelta(minutes=42))
+            system,
+            scope_agent_id="agent-1",
+            scope_archetype=None,
+            adapter_dir=tmp_path / "adapter",
+            base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+            dataset_id="ds-1",
+            job_id="job-1",
+            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20},
+            now=T0 + timedelta(minutes=42),
+        )
         system.projections.catch_up()
         CatchUpRunner(system.service.recorder, system.service.mapper, sqlite, page_size=7).catch_up()
 

@@ -21,6 +21,7 @@ class TestSQLiteReadModelStore(ReadModelStoreContract):
 
     def is_stored(self, collection: str, generation: int) -> bool:
         with sqlite3.connect(self.path) as db:
-            row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                             (f"rm_{collection}_g{generation}",)).fetchone()
+            row = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"rm_{collection}_g{generation}",)
+            ).fetchone()
         return row is not None

@@ -23,8 +23,13 @@ class TestFileSink(RelaySinkContract):
 
     def published(self) -> list[Published]:
         return [
-            Published(line["topic"], line["key"], line["headers"],
-                      json.dumps(line["value"], separators=(",", ":")).encode() if "value" in line
-                      else base64.b64decode(line["valueBase64"]))
+            Published(
+                line["topic"],
+                line["key"],
+                line["headers"],
+                json.dumps(line["value"], separators=(",", ":")).encode()
+                if "value" in line
+                else base64.b64decode(line["valueBase64"]),
+            )
             for line in read_published(self.path)
         ]

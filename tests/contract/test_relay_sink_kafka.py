@@ -50,25 +50,43 @@ class Record:
 
 def unique_topics() -> KafkaTopics:
     suffix = uuid.uuid4().hex[:10]
-    return KafkaTopics(feedback=f"feedback-{suffix}", dead_letters=f"dlq-{suffix}",
-                       learning_updates=f"updates-{suffix}", model_updates=f"models-{suffix}",
-                       relay_positions=f"positions-{suffix}")
+    return KafkaTopics(
+        feedback=f"feedback-{suffix}",
+        dead_letters=f"dlq-{suffix}",
+        learning_updates=f"updates-{suffix}",
+        model_updates=f"models-{suffix}",
+        relay_positions=f"positions-{suffix}",
+    )
 
 
 def output_topics(topics: KafkaTopics) -> dict[str, str]:
     """The relay's output topics: physical name → contract name."""
-    return {topics.learning_updates: LEARNING_UPDATES, topics.model_updates: MODEL_UPDATES,
-            topics.dead_letters: FEEDBACK_DLQ}
+    return {
+        topics.learning_updates: LEARNING_UPDATES,
+        topics.model_updates: MODEL_UPDATES,
+        topics.dead_letters: FEEDBACK_DLQ,
+    }
 
 
 def read_records(bootstrap: str, names: dict[str, str], timeout: float = 20.0) -> list[Record]:
     """Every record of the topics as a read_committed consumer sees it, in offset order per partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "isolation.level": "read_committed", "fetch.wait.max.ms": 50, **TANSU_CONSUMER_SETTINGS})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 50,
+            **TANSU_CONSUMER_SETTINGS,
+        }
+    )
     try:
-        partitions = [TopicPartition(name, p, OFFSET_BEGINNING)
-                      for name in names for p in consumer.list_topics(name, timeout=timeout).topics[name].partitions]
+        partitions = [
+            TopicPartition(name, p, OFFSET_BEGINNING)
+            for name in names
+            for p in consumer.list_topics(name, timeout=timeout).topics[name].partitions
+        ]
         consumer.assign(partitions)
         unfinished = {(tp.topic, tp.partition) for tp in partitions}
         records: list[Record] = []
@@ -82,8 +100,14 @@ def read_records(bootstrap: str, names: dict[str, str], timeout: float = 20.0) -
                 unfinished.discard((message.topic(), message.partition()))
                 continue
             headers = {name: value.decode() for name, value in message.headers() or []}
-            records.append(Record(message.topic(), message.partition(), message.offset(), Published(
-                names[message.topic()], message.key().decode(), headers, message.value())))
+            records.append(
+                Record(
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    Published(names[message.topic()], message.key().decode(), headers, message.value()),
+                )
+            )
         assert not unfinished, f"could not read {sorted(unfinished)} to the end within {timeout} s"
         return records
     finally:
@@ -94,10 +118,14 @@ def stood_by(records: Iterable[Record], position_records: list[dict]) -> list[Re
     """The records inside the offset ranges that the relay's position records name: what the relay
     published and stands by. Outside them are only leftovers of transactions that died before
     their position record, which a broker that honours aborts never shows."""
-    ranges = [(where, first, last) for position in position_records
-              for where, (first, last) in position["written"].items()]
-    return [r for r in records
-            if any(where == f"{r.topic}:{r.partition}" and first <= r.offset <= last for where, first, last in ranges)]
+    ranges = [
+        (where, first, last) for position in position_records for where, (first, last) in position["written"].items()
+    ]
+    return [
+        r
+        for r in records
+        if any(where == f"{r.topic}:{r.partition}" and first <= r.offset <= last for where, first, last in ranges)
+    ]
 
 
 def shows_aborted_records(bootstrap: str) -> bool:
@@ -162,8 +190,14 @@ class KafkaSinkContract(RelaySinkContract):
         ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), self.topics, partitions=3)
 
     def make_sink(self) -> FailingSink:
-        return FailingSink(self.bootstrap, self.topics, self.relay_name, exactly_once=self.exactly_once,
-                           timeout=15, consumer_config=TANSU_CONSUMER_SETTINGS)
+        return FailingSink(
+            self.bootstrap,
+            self.topics,
+            self.relay_name,
+            exactly_once=self.exactly_once,
+            timeout=15,
+            consumer_config=TANSU_CONSUMER_SETTINGS,
+        )
 
     def records(self) -> list[Record]:
         return read_records(self.bootstrap, output_topics(self.topics))
@@ -172,8 +206,9 @@ class KafkaSinkContract(RelaySinkContract):
         return [r.message for r in self.records()]
 
     def position_records(self) -> list[dict]:
-        return read_position_records(self.bootstrap, self.topics.relay_positions, self.relay_name, 15,
-                                     TANSU_CONSUMER_SETTINGS)
+        return read_position_records(
+            self.bootstrap, self.topics.relay_positions, self.relay_name, 15, TANSU_CONSUMER_SETTINGS
+        )
 
     # What only Kafka shows.
 
@@ -197,8 +232,9 @@ class KafkaSinkContract(RelaySinkContract):
             ensure_topics(admin, topics, partitions=1)
 
     def test_a_sink_without_its_position_topic_says_how_to_create_it(self) -> None:
-        sink = KafkaRelaySink(self.bootstrap, unique_topics(), self.relay_name, exactly_once=self.exactly_once,
-                              timeout=10)
+        sink = KafkaRelaySink(
+            self.bootstrap, unique_topics(), self.relay_name, exactly_once=self.exactly_once, timeout=10
+        )
         self._sinks.append(sink)
 
         with pytest.raises(RelaySinkError, match="ensure_topics"):
@@ -213,7 +249,9 @@ class KafkaSinkContract(RelaySinkContract):
         chain = self.position_records()
 
         assert [(r["from"], r["position"]) for r in chain] == [(0, 2), (2, 4), (4, 5)]
-        assert sorted(event_ids(r.message for r in stood_by(self.records(), chain))) == sorted(event_ids(self.published()))
+        assert sorted(event_ids(r.message for r in stood_by(self.records(), chain))) == sorted(
+            event_ids(self.published())
+        )
 
     def test_a_publish_that_fails_before_its_position_record_is_published_again_with_the_same_event_ids(
         self, broker_shows_aborted_records: bool
@@ -270,7 +308,9 @@ class TestKafkaRelaySinkExactlyOnce(KafkaSinkContract):
         second.publish([update(2)], 2)
         assert self.sink().position() == 2
         assert event_ids(r.message for r in stood_by(self.records(), self.position_records())) == [
-            "agent:a-1:1", "agent:a-1:2"]
+            "agent:a-1:1",
+            "agent:a-1:2",
+        ]
 
 
 class TestKafkaRelaySinkAtLeastOnce(KafkaSinkContract):

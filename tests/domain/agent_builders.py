@@ -65,8 +65,13 @@ def event_names(events: list) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
-def record_batch(agent: Agent, start: datetime, kinds_and_values: list[tuple[str, float | None]],
-                 settings: LearningSettings = DEFAULT_SETTINGS, **fields: Any) -> None:
+def record_batch(
+    agent: Agent,
+    start: datetime,
+    kinds_and_values: list[tuple[str, float | None]],
+    settings: LearningSettings = DEFAULT_SETTINGS,
+    **fields: Any,
+) -> None:
     """Records weak feedback one minute apart from `start`; five of them trigger a recalculation."""
     for i, (kind, value) in enumerate(kinds_and_values):
         agent.record_feedback(feedback(start + timedelta(minutes=i), kind, value=value, **fields), settings)

@@ -399,5 +399,3 @@ def test_an_admin_freeze_does_not_trigger_a_recalculation_of_pending_feedback():
     agent.freeze(FreezeUpdates("a-1", "investigating", at(minutes=2)))
     assert event_names(new_events(agent)) == ["UpdatesFrozen"]
     assert len(agent.pending) == 1
-
-

@@ -285,5 +285,7 @@ def test_configuring_a_new_epsilon_replaces_the_learned_one():
 
 def test_configuring_other_rates_keeps_the_learned_epsilon():
     agent = agent_with_lowered_epsilon()
-    agent.configure(ConfigureLearning("cfg-1", "a-1", at(minutes=30), LearningConfig(trait_rate=0.09)), DEFAULT_SETTINGS)
+    agent.configure(
+        ConfigureLearning("cfg-1", "a-1", at(minutes=30), LearningConfig(trait_rate=0.09)), DEFAULT_SETTINGS
+    )
     assert agent.epsilon == pytest.approx(0.018)

@@ -60,7 +60,11 @@ def feedback_steps(draw):
 bad_streaks = st.tuples(st.just("bad_streak"), minutes_later, st.integers(5, 12))
 
 steps = st.one_of(
-    feedback_steps(), feedback_steps(), feedback_steps(), feedback_steps(), bad_streaks,
+    feedback_steps(),
+    feedback_steps(),
+    feedback_steps(),
+    feedback_steps(),
+    bad_streaks,
     st.tuples(st.just("session_end"), minutes_later, st.none()),
     st.tuples(st.just("activity"), minutes_later, st.none()),
     st.tuples(st.just("tick"), minutes_later, st.none()),
@@ -69,10 +73,12 @@ steps = st.one_of(
     st.tuples(st.just("configure"), minutes_later, configs),
 )
 
-agents = st.fixed_dictionaries({
-    "archetype": st.sampled_from(sorted(ARCHETYPES)),
-    "profile": st.none() | st.sampled_from(sorted(PROFILES)),
-})
+agents = st.fixed_dictionaries(
+    {
+        "archetype": st.sampled_from(sorted(ARCHETYPES)),
+        "profile": st.none() | st.sampled_from(sorted(PROFILES)),
+    }
+)
 
 
 def run(agent_spec, stream, check) -> tuple[Agent, list]:

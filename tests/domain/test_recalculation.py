@@ -42,8 +42,14 @@ RATES = effective_rates(LearningConfig(), SETTINGS)
 
 def state(**changes) -> LearningState:
     base = LearningState(
-        priors=PRIORS, learned=dict(PRIORS), preferences=dict(ACTION_PRIORS), epsilon=0.02,
-        feedback_count=5, sentiment=0.0, last_batch_feedback_at=None, last_batch_variance=None,
+        priors=PRIORS,
+        learned=dict(PRIORS),
+        preferences=dict(ACTION_PRIORS),
+        epsilon=0.02,
+        feedback_count=5,
+        sentiment=0.0,
+        last_batch_feedback_at=None,
+        last_batch_variance=None,
     )
     return evolve(base, **changes)
 
@@ -290,14 +296,16 @@ def test_a_recalculation_records_a_metrics_snapshot():
     batch = [fb(1.0), fb(-1.0), fb(0.3)]
     result = recalculate(state(feedback_count=25, sentiment=-0.12), batch, RATES, SETTINGS)
     mean = 0.3 / 3
-    assert result.metrics == pytest.approx({
-        "feedbackCount": 25,
-        "batchSize": 3,
-        "avgReward": mean,
-        "sentiment": -0.12,
-        "rewardVariance": sum((r - mean) ** 2 for r in (1.0, -1.0, 0.3)) / 3,
-        "blendWeight": 0.5,
-    })
+    assert result.metrics == pytest.approx(
+        {
+            "feedbackCount": 25,
+            "batchSize": 3,
+            "avgReward": mean,
+            "sentiment": -0.12,
+            "rewardVariance": sum((r - mean) ** 2 for r in (1.0, -1.0, 0.3)) / 3,
+            "blendWeight": 0.5,
+        }
+    )
 
 
 def test_the_reward_variance_of_a_single_feedback_batch_is_zero():
@@ -337,7 +345,12 @@ def test_the_recalculated_event_carries_the_whole_result():
     assert recalculated.epsilon == agent.epsilon
     assert recalculated.confidence == "archetype"
     assert set(recalculated.metrics) == {
-        "feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance", "blendWeight",
+        "feedbackCount",
+        "batchSize",
+        "avgReward",
+        "sentiment",
+        "rewardVariance",
+        "blendWeight",
     }
     assert recalculated.rates == {"traitRates": dict.fromkeys(PRIORS, 0.07), "actionRate": 0.05, "epsilon": 0.02}
 

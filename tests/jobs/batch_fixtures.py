@@ -21,16 +21,24 @@ def iso(moment: datetime) -> str:
 
 
 def feedback(event_id: str, agent_id: str, at: datetime, kind: str = "thumbs_up", **fields) -> dict:
-    return {"type": "feedback", "eventId": event_id, "agentId": agent_id, "occurredAt": iso(at), "kind": kind,
-            **fields}
+    return {"type": "feedback", "eventId": event_id, "agentId": agent_id, "occurredAt": iso(at), "kind": kind, **fields}
 
 
 def good_interactions(agent_id: str, count: int, start: datetime, prefix: str = "") -> list[dict]:
     """`count` thumbs-up with prompt and response: each is positive and high quality."""
-    return [feedback(f"{prefix}{agent_id}-g{i}", agent_id, start + timedelta(minutes=i), "thumbs_up",
-                     sessionId=f"{agent_id}-s{i // 10}", interactionId=f"{agent_id}-i{i}",
-                     prompt=f"{prefix}question {i} for {agent_id}", response=f"{prefix}answer {i}")
-            for i in range(count)]
+    return [
+        feedback(
+            f"{prefix}{agent_id}-g{i}",
+            agent_id,
+            start + timedelta(minutes=i),
+            "thumbs_up",
+            sessionId=f"{agent_id}-s{i // 10}",
+            interactionId=f"{agent_id}-i{i}",
+            prompt=f"{prefix}question {i} for {agent_id}",
+            response=f"{prefix}answer {i}",
+        )
+        for i in range(count)
+    ]
 
 
 def ingest(system, messages: list[dict]) -> None:
@@ -39,8 +47,13 @@ def ingest(system, messages: list[dict]) -> None:
 
 
 def register(agent_id: str, archetype: str, at: datetime) -> dict:
-    return {"type": "agent_registered", "eventId": f"reg-{agent_id}", "agentId": agent_id,
-            "occurredAt": iso(at), "archetype": archetype}
+    return {
+        "type": "agent_registered",
+        "eventId": f"reg-{agent_id}",
+        "agentId": agent_id,
+        "occurredAt": iso(at),
+        "archetype": archetype,
+    }
 
 
 def trainer_command(*extra: str) -> str:

@@ -29,28 +29,52 @@ def iso(moment: datetime) -> str:
 def eligible_feedback() -> list[dict]:
     """110 thumbs-up with text (positive and high quality) and four approved/rejected draft pairs."""
     lines = [
-        {"type": "feedback", "eventId": f"f-{i}", "agentId": "a-1", "occurredAt": iso(START + timedelta(minutes=3 * i)),
-         "kind": "thumbs_up", "sessionId": f"s-{i // 10}", "interactionId": f"i-{i}", "userId": "u-1",
-         "prompt": f"How do I reset my password, attempt {i}?",
-         "response": f"Open Settings, choose Security, then Reset password ({i})."}
+        {
+            "type": "feedback",
+            "eventId": f"f-{i}",
+            "agentId": "a-1",
+            "occurredAt": iso(START + timedelta(minutes=3 * i)),
+            "kind": "thumbs_up",
+            "sessionId": f"s-{i // 10}",
+            "interactionId": f"i-{i}",
+            "userId": "u-1",
+            "prompt": f"How do I reset my password, attempt {i}?",
+            "response": f"Open Settings, choose Security, then Reset password ({i}).",
+        }
         for i in range(110)
     ]
     for pair in range(4):
         at = START + timedelta(hours=8, minutes=pair)
-        for offset, (kind, text) in enumerate((("draft_approved", "Hello! Happy to help."),
-                                              ("draft_rejected", "what do you want"))):
-            lines.append({"type": "feedback", "eventId": f"d-{pair}-{kind}", "agentId": "a-1",
-                          "occurredAt": iso(at + timedelta(seconds=offset)), "kind": kind, "sessionId": "s-d",
-                          "interactionId": f"draft-{pair}", "userId": "u-2",
-                          "prompt": f"Write a short greeting {pair}", "response": text})
+        for offset, (kind, text) in enumerate(
+            (("draft_approved", "Hello! Happy to help."), ("draft_rejected", "what do you want"))
+        ):
+            lines.append(
+                {
+                    "type": "feedback",
+                    "eventId": f"d-{pair}-{kind}",
+                    "agentId": "a-1",
+                    "occurredAt": iso(at + timedelta(seconds=offset)),
+                    "kind": kind,
+                    "sessionId": "s-d",
+                    "interactionId": f"draft-{pair}",
+                    "userId": "u-2",
+                    "prompt": f"Write a short greeting {pair}",
+                    "response": text,
+                }
+            )
     return lines
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AGENT_LEARNING_HOME": str(home), "AGENT_LEARNING_TRAINER": "lora",
-           "AGENT_LEARNING_TRAIN_MAX_STEPS": "1"}
-    return subprocess.run([sys.executable, "-m", "adapters.cli.main", *args], env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **os.environ,
+        "AGENT_LEARNING_HOME": str(home),
+        "AGENT_LEARNING_TRAINER": "lora",
+        "AGENT_LEARNING_TRAIN_MAX_STEPS": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli.main", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ingest_daily_weekly_relay_gives_a_dataset_a_trained_champion_and_both_messages(tmp_path: Path) -> None:

@@ -29,13 +29,22 @@ def test_daily_then_weekly_on_mongodb(mongo_system):
     assert run_job(system, "weekly", clock=clock, settings=settings(home)).outcome == "held"
     held.fail("handing over")
 
-    weekly = run_job(system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home),
-                     trainer_factory=lambda: tiny_trainer())
+    weekly = run_job(
+        system,
+        "weekly",
+        clock=clock,
+        sleep=clock.sleep,
+        settings=settings(home),
+        trainer_factory=lambda: tiny_trainer(),
+    )
     assert weekly.summary["succeeded"] == [f"{weekly.summary['queued'][0]} → agent:a-1/v1"]
     system.projections.catch_up()
     [job] = system.read_models.find(TRAINING_JOBS)
     assert (job["status"], job["datasetId"], job["modelOutputId"]) == ("completed", dataset_id, "agent:a-1/v1")
     system.relay().relay_all()
-    types = [m["headers"]["event-type"] for m in read_published(home / "published.jsonl")
-             if m["topic"] == "agent-model-updates"]
+    types = [
+        m["headers"]["event-type"]
+        for m in read_published(home / "published.jsonl")
+        if m["topic"] == "agent-model-updates"
+    ]
     assert types == ["TrainingDatasetReady", "ModelUpdated"]

@@ -82,15 +82,18 @@ def test_an_archetype_with_too_few_fitting_agents_keeps_its_prior():
 
 
 def test_the_same_seeded_population_gives_the_same_result():
-    assert cluster_archetypes(population(), CATALOGUE, TRAIT_BOUNDS, seed=0) == \
-        cluster_archetypes(population(), CATALOGUE, TRAIT_BOUNDS, seed=0)
+    assert cluster_archetypes(population(), CATALOGUE, TRAIT_BOUNDS, seed=0) == cluster_archetypes(
+        population(), CATALOGUE, TRAIT_BOUNDS, seed=0
+    )
 
 
 def test_a_centre_outside_the_bounds_is_clamped_into_them():
     # Vectors a store could never hold (learning clamps them), to show the domain keeps priors in bounds anyway.
     rng = np.random.default_rng(9)
-    wild = [AgentTraits(f"w-{i}", "companion", dict(zip(TRAITS, v)))
-            for i, v in enumerate(rng.normal([1.2, 0.95, 0.8, 0.0, 0.5, 0.5], 0.01, size=(25, 6)).tolist())]
+    wild = [
+        AgentTraits(f"w-{i}", "companion", dict(zip(TRAITS, v)))
+        for i, v in enumerate(rng.normal([1.2, 0.95, 0.8, 0.0, 0.5, 0.5], 0.01, size=(25, 6)).tolist())
+    ]
     refresh = cluster_archetypes(wild, CATALOGUE, TRAIT_BOUNDS).refreshes["companion"]
     assert refresh.proposed["empathy"] == 0.95 and refresh.proposed["humor"] == 0.90
     assert refresh.proposed["sarcasm"] == 0.60 and refresh.proposed["formality"] == 0.10

@@ -20,8 +20,14 @@ pytestmark = pytest.mark.slow
 
 
 def cli(home: Path, env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "adapters.cli.main", "--home", str(home), *args], env=env,
-                          capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli.main", "--home", str(home), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def wait_for(path: Path, process: subprocess.Popen, log: Path, within: float = 60.0) -> None:
@@ -37,8 +43,11 @@ def wait_for(path: Path, process: subprocess.Popen, log: Path, within: float = 6
 def test_a_weekly_run_killed_mid_job_is_completed_by_the_next_run(tmp_path):
     home = tmp_path / "home"
     marker = tmp_path / "trainer-started"
-    env = {**os.environ, "AGENT_LEARNING_TRAINER": "command",
-           "AGENT_LEARNING_TRAINER_COMMAND": trainer_command("--hang", str(marker))}  # hangs the first time
+    env = {
+        **os.environ,
+        "AGENT_LEARNING_TRAINER": "command",
+        "AGENT_LEARNING_TRAINER_COMMAND": trainer_command("--hang", str(marker)),
+    }  # hangs the first time
     env.pop("AGENT_LEARNING_HOME", None)
     stream = tmp_path / "in.jsonl"
     stream.write_text("".join(json.dumps(m) + "\n" for m in good_interactions("a-1", 100, NOW - timedelta(days=2))))
@@ -46,8 +55,23 @@ def test_a_weekly_run_killed_mid_job_is_completed_by_the_next_run(tmp_path):
 
     log = tmp_path / "first-run.log"
     with log.open("w") as out:
-        first = subprocess.Popen([sys.executable, "-m", "adapters.cli.main", "--home", str(home), "jobs", "run", "weekly",
-                                  "--now", iso(NOW)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "adapters.cli.main",
+                "--home",
+                str(home),
+                "jobs",
+                "run",
+                "weekly",
+                "--now",
+                iso(NOW),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     trainer_pid = None
     try:
         wait_for(marker, first, log)

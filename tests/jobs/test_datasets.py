@@ -27,13 +27,15 @@ def mixed_feedback(agent_id: str = "a-1") -> list[dict]:
         feedback("down", agent_id, at, "thumbs_down", sessionId="s1", prompt="joke?", response="no."),
         feedback("rate5", agent_id, at, "rating", value=5, prompt="sum 2+2", response="4"),
         feedback("rate4", agent_id, at, "rating", value=4, prompt="cap of France", response="Paris"),
-        feedback("rate3", agent_id, at, "rating", value=3, prompt="meh", response="meh"),   # reward 0: not HQ
-        feedback("notext", agent_id, at, "thumbs_up"),                                       # no text
+        feedback("rate3", agent_id, at, "rating", value=3, prompt="meh", response="meh"),  # reward 0: not HQ
+        feedback("notext", agent_id, at, "thumbs_up"),  # no text
         # a pair by interaction id, and a pair by prompt (no interaction id)
-        feedback("ap1", agent_id, at, "draft_approved", interactionId="i-1", prompt="write a haiku",
-                 response="an old pond"),
-        feedback("rj1", agent_id, at, "draft_rejected", interactionId="i-1", prompt="write a haiku",
-                 response="roses are red"),
+        feedback(
+            "ap1", agent_id, at, "draft_approved", interactionId="i-1", prompt="write a haiku", response="an old pond"
+        ),
+        feedback(
+            "rj1", agent_id, at, "draft_rejected", interactionId="i-1", prompt="write a haiku", response="roses are red"
+        ),
         feedback("ap2", agent_id, at, "draft_approved", prompt="greet", response="Good morning"),
         feedback("rj2", agent_id, at, "draft_rejected", prompt="greet", response="yo"),
         # an abuse-flagged session: nothing from it is used
@@ -59,10 +61,15 @@ def test_the_daily_datasets_are_trl_files_that_read_back_and_validate(system, ho
 
     assert sorted(r["completion"] for r in sft) == sorted(["hello!", "4", "Paris", "an old pond", "Good morning"])
     assert sorted((r["prompt"], r["chosen"], r["rejected"]) for r in preference) == [
-        ("greet", "Good morning", "yo"), ("write a haiku", "an old pond", "roses are red")]
+        ("greet", "Good morning", "yo"),
+        ("write a haiku", "an old pond", "roses are red"),
+    ]
     assert sorted((r["completion"], r["label"]) for r in kto) == [("hello!", True), ("no.", False)]
-    assert not any("!!" in line for name in ("sft", "preference", "kto")
-                   for line in (folder / f"{name}.jsonl").read_text().splitlines())
+    assert not any(
+        "!!" in line
+        for name in ("sft", "preference", "kto")
+        for line in (folder / f"{name}.jsonl").read_text().splitlines()
+    )
 
     manifest = json.loads((folder / "manifest.json").read_text())
     assert set(manifest) == {"datasetId", "scope", "counts", "timeRange", "sourcePositions", "createdAt"}
@@ -82,8 +89,7 @@ def test_the_same_data_gives_the_same_dataset_id(tmp_path, home):
         other = bootstrap(Config(home=tmp_path / name))
         try:
             ingest(other, mixed_feedback())
-            ids.append(run_job(other, "daily", now=NOW, settings=settings(tmp_path / name))
-                       .summary["newDatasetIds"])
+            ids.append(run_job(other, "daily", now=NOW, settings=settings(tmp_path / name)).summary["newDatasetIds"])
         finally:
             other.close()
     assert ids[0] == ids[1] and len(ids[0]) == 1
@@ -98,8 +104,11 @@ def test_a_second_daily_run_makes_nothing_twice_and_a_new_day_with_the_same_data
     assert next_day.outcome == "completed"
     assert next_day.summary["new"] == 0 and next_day.summary["unchanged"] == 1
     assert len(list((home / "datasets").iterdir())) == 1
-    recorded = [n for n in system.service.recorder.select_notifications(1, 10_000)
-                if n.topic == "agent_learning:TrainingDataset.DatasetRecorded"]
+    recorded = [
+        n
+        for n in system.service.recorder.select_notifications(1, 10_000)
+        if n.topic == "agent_learning:TrainingDataset.DatasetRecorded"
+    ]
     assert len(recorded) == 1
 
 
@@ -113,20 +122,32 @@ def test_a_dry_run_writes_and_records_nothing(system, home):
 
 
 def test_archetype_datasets_pool_two_agents_or_more(system, home):
-    ingest(system, [register("a-1", "default", NOW - timedelta(days=9)),
-                    register("a-2", "default", NOW - timedelta(days=9)),
-                    register("b-1", "professional", NOW - timedelta(days=9))])
-    ingest(system, good_interactions("a-1", 3, NOW - timedelta(days=2))
-           + good_interactions("a-2", 2, NOW - timedelta(days=2))
-           + good_interactions("b-1", 4, NOW - timedelta(days=2)))
+    ingest(
+        system,
+        [
+            register("a-1", "default", NOW - timedelta(days=9)),
+            register("a-2", "default", NOW - timedelta(days=9)),
+            register("b-1", "professional", NOW - timedelta(days=9)),
+        ],
+    )
+    ingest(
+        system,
+        good_interactions("a-1", 3, NOW - timedelta(days=2))
+        + good_interactions("a-2", 2, NOW - timedelta(days=2))
+        + good_interactions("b-1", 4, NOW - timedelta(days=2)),
+    )
     report = run_job(system, "daily", now=NOW, settings=settings(home))
     scopes = {}
     for dataset_id in report.summary["newDatasetIds"]:
         manifest = json.loads((home / "datasets" / dataset_id / "manifest.json").read_text())
         scopes[json.dumps(manifest["scope"])] = manifest["counts"]["sft"]
     # professional has one agent: its dataset would repeat b-1's, so none is made
-    assert scopes == {'{"agentId": "a-1"}': 3, '{"agentId": "a-2"}': 2, '{"agentId": "b-1"}': 4,
-                      '{"archetype": "default"}': 5}
+    assert scopes == {
+        '{"agentId": "a-1"}': 3,
+        '{"agentId": "a-2"}': 2,
+        '{"agentId": "b-1"}': 4,
+        '{"archetype": "default"}': 5,
+    }
 
 
 def test_a_new_dataset_publishes_training_dataset_ready_after_relay_run_once(tmp_path, home, capsys):
@@ -135,12 +156,16 @@ def test_a_new_dataset_publishes_training_dataset_ready_after_relay_run_once(tmp
     assert main(["--home", str(home), "ingest", str(stream)]) == 0
     assert main(["--home", str(home), "jobs", "run", "daily", "--now", iso(NOW)]) == 0
     assert main(["--home", str(home), "relay", "run", "--once"]) == 0
-    [ready] = [m for m in read_published(home / "published.jsonl")
-               if m["headers"]["event-type"] == "TrainingDatasetReady"]
+    [ready] = [
+        m for m in read_published(home / "published.jsonl") if m["headers"]["event-type"] == "TrainingDatasetReady"
+    ]
     [dataset_id] = [p.name for p in (home / "datasets").iterdir()]
     assert ready["topic"] == "agent-model-updates" and ready["key"] == "a-1"
-    assert ready["headers"] == {"event-id": f"training-dataset:{dataset_id}:1", "event-type": "TrainingDatasetReady",
-                                "content-type": "application/json"}
+    assert ready["headers"] == {
+        "event-id": f"training-dataset:{dataset_id}:1",
+        "event-type": "TrainingDatasetReady",
+        "content-type": "application/json",
+    }
     body = ready["value"]
     assert body["datasetId"] == dataset_id and body["agentId"] == "a-1"
     assert body["counts"] == {"sft": 5, "preference": 2, "kto": 2}
@@ -149,5 +174,13 @@ def test_a_new_dataset_publishes_training_dataset_ready_after_relay_run_once(tmp
     # a second daily run and relay publish nothing new
     main(["--home", str(home), "jobs", "run", "daily", "--now", iso(NOW + timedelta(days=1))])
     main(["--home", str(home), "relay", "run", "--once"])
-    assert len([m for m in read_published(home / "published.jsonl")
-                if m["headers"]["event-type"] == "TrainingDatasetReady"]) == 1
+    assert (
+        len(
+            [
+                m
+                for m in read_published(home / "published.jsonl")
+                if m["headers"]["event-type"] == "TrainingDatasetReady"
+            ]
+        )
+        == 1
+    )

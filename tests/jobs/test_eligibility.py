@@ -43,17 +43,25 @@ def test_the_window_is_the_last_30_days_and_high_quality_needs_text_reward_and_a
     now = clock_now()
 
     def item(n, days_ago, kind="thumbs_up", reward=1.0, session="s", text=True):
-        return FeedbackItem(position=n, agent_id="a", event_id=f"e{n}", kind=kind, reward=reward,
-                            occurred_at=now - timedelta(days=days_ago), session_id=session,
-                            prompt="p" if text else None, response="r" if text else None)
+        return FeedbackItem(
+            position=n,
+            agent_id="a",
+            event_id=f"e{n}",
+            kind=kind,
+            reward=reward,
+            occurred_at=now - timedelta(days=days_ago),
+            session_id=session,
+            prompt="p" if text else None,
+            response="r" if text else None,
+        )
 
     items = [
-        item(1, 29.9),                         # in the window, high quality
-        item(2, 30),                           # exactly 30 days old: out
-        item(3, 1, text=False),                # positive, but no text
+        item(1, 29.9),  # in the window, high quality
+        item(2, 30),  # exactly 30 days old: out
+        item(3, 1, text=False),  # positive, but no text
         item(4, 1, kind="message_copied", reward=0.3),  # positive, below 0.5
         item(5, 1, kind="rating", reward=0.5),  # 0.5 is enough
-        item(6, 1, session="bad"),             # its session was flagged
+        item(6, 1, session="bad"),  # its session was flagged
         item(7, 1, kind="abuse_flag", reward=-1.0, session="bad", text=False),
     ]
     counts = activity(items, abuse_flags(items), now)
@@ -65,14 +73,26 @@ def test_a_weekly_run_trains_again_only_7_days_after_the_last_training(system, h
     """The same rule through the weekly job, with the run's time passed in."""
     ingest(system, good_interactions("a-1", 100, NOW - timedelta(days=2)))
     clock = MovableClock(NOW)
-    first = run_job(system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home),
-                    trainer_factory=lambda: tiny_trainer())
+    first = run_job(
+        system,
+        "weekly",
+        clock=clock,
+        sleep=clock.sleep,
+        settings=settings(home),
+        trainer_factory=lambda: tiny_trainer(),
+    )
     assert len(first.summary["succeeded"]) == 1
     ingest(system, good_interactions("a-1", 100, NOW + timedelta(days=5), prefix="later-"))
 
     clock.moment = NOW + timedelta(days=days_later)  # the next ISO week either way
-    later = run_job(system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home),
-                    trainer_factory=lambda: tiny_trainer())
+    later = run_job(
+        system,
+        "weekly",
+        clock=clock,
+        sleep=clock.sleep,
+        settings=settings(home),
+        trainer_factory=lambda: tiny_trainer(),
+    )
     assert later.period == "2026-W49"
     assert (len(later.summary["succeeded"]) == 1) is trains
     if not trains:

@@ -28,8 +28,9 @@ def test_without_the_monthly_body_the_run_fails_saying_what_is_missing(home, cap
     assert main(["--home", str(home), "jobs", "run", "monthly", "--now", iso(NOW)]) == 0
 
 
-def test_an_unknown_trainer_fails_the_run_with_the_choices_and_leaves_the_job_pending(tmp_path, home, capsys,
-                                                                                      monkeypatch):
+def test_an_unknown_trainer_fails_the_run_with_the_choices_and_leaves_the_job_pending(
+    tmp_path, home, capsys, monkeypatch
+):
     stream = tmp_path / "in.jsonl"
     stream.write_text("".join(json.dumps(m) + "\n" for m in good_interactions("a-1", 100, NOW - timedelta(days=1))))
     main(["--home", str(home), "ingest", str(stream)])

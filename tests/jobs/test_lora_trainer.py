@@ -14,10 +14,18 @@ import pytest
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
-SFT = [{"prompt": f"What is {a} plus {b}?", "completion": f"{a} plus {b} makes {a + b}. Done!"}
-       for a, b in [(2, 3), (4, 1), (6, 2), (5, 5), (7, 1), (3, 3), (8, 0), (1, 9)]]
-PREFERENCE = [{"prompt": f"What is {a} plus {b}?", "chosen": f"{a} plus {b} makes {a + b}. Done!",
-               "rejected": f"I do not know what {a} plus {b} is."} for a, b in [(1, 1), (2, 2), (9, 0), (4, 4)]]
+SFT = [
+    {"prompt": f"What is {a} plus {b}?", "completion": f"{a} plus {b} makes {a + b}. Done!"}
+    for a, b in [(2, 3), (4, 1), (6, 2), (5, 5), (7, 1), (3, 3), (8, 0), (1, 9)]
+]
+PREFERENCE = [
+    {
+        "prompt": f"What is {a} plus {b}?",
+        "chosen": f"{a} plus {b} makes {a + b}. Done!",
+        "rejected": f"I do not know what {a} plus {b} is.",
+    }
+    for a, b in [(1, 1), (2, 2), (9, 0), (4, 4)]
+]
 
 
 def write_dataset(folder: Path) -> Path:
@@ -35,12 +43,24 @@ def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(
     from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingRequest
 
     progress: list[str] = []
-    trainer = LoraTrainer(batch_size=2, max_length=64, heldout_fraction=0.25, learning_rate=1e-3,
-                          dpo_learning_rate=1e-4, progress=progress.append)
+    trainer = LoraTrainer(
+        batch_size=2,
+        max_length=64,
+        heldout_fraction=0.25,
+        learning_rate=1e-3,
+        dpo_learning_rate=1e-4,
+        progress=progress.append,
+    )
     output = tmp_path / "output"
     output.mkdir()
-    request = TrainingRequest(job_id="training-job:test", dataset_dir=write_dataset(tmp_path / "dataset"),
-                              output_dir=output, base_model=DEFAULT_BASE_MODEL, max_steps=2, seed=7)
+    request = TrainingRequest(
+        job_id="training-job:test",
+        dataset_dir=write_dataset(tmp_path / "dataset"),
+        output_dir=output,
+        base_model=DEFAULT_BASE_MODEL,
+        max_steps=2,
+        seed=7,
+    )
 
     tuned = trainer.fine_tune(request)
 
@@ -64,8 +84,9 @@ def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(
     assert any(line.startswith("lora training-job:test dpo: step 2/2") for line in progress), progress
 
     prompt = [{"role": "user", "content": "What is 3 plus 4?"}]
-    ids = tuned.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True,
-                                              return_dict=True, return_tensors="pt")["input_ids"]
+    ids = tuned.tokenizer.apply_chat_template(
+        prompt, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )["input_ids"]
     with torch.no_grad():
         trained_logits = tuned.model(input_ids=ids).logits
         reloaded = attach_adapter(load_base_model(DEFAULT_BASE_MODEL), result.adapter_dir)
@@ -73,8 +94,7 @@ def test_a_real_lora_fine_tune_saves_an_adapter_that_reloads_to_the_same_logits(
         with reloaded.disable_adapter():
             base_logits = reloaded(input_ids=ids).logits
 
-    assert torch.allclose(trained_logits, reloaded_logits, atol=1e-5), \
-        (trained_logits - reloaded_logits).abs().max()
+    assert torch.allclose(trained_logits, reloaded_logits, atol=1e-5), (trained_logits - reloaded_logits).abs().max()
     assert not torch.allclose(base_logits, reloaded_logits, atol=1e-3), "training changed the model"
     print(f"held-out loss {metrics['heldoutLossBefore']:.4f} -> {metrics['heldoutLossAfter']:.4f}")
 
@@ -91,8 +111,14 @@ def test_cancelling_stops_the_fine_tune_after_its_current_step(tmp_path: Path) -
             trainer.cancel()  # what the weekly job does when the attempt's deadline passes
 
     trainer = LoraTrainer(batch_size=2, max_length=64, heldout_fraction=0.25, progress=cancel_at_the_first_step)
-    request = TrainingRequest(job_id="training-job:late", dataset_dir=write_dataset(tmp_path / "dataset"),
-                              output_dir=tmp_path, base_model=DEFAULT_BASE_MODEL, max_steps=20, seed=0)
+    request = TrainingRequest(
+        job_id="training-job:late",
+        dataset_dir=write_dataset(tmp_path / "dataset"),
+        output_dir=tmp_path,
+        base_model=DEFAULT_BASE_MODEL,
+        max_steps=20,
+        seed=0,
+    )
 
     with pytest.raises(TrainingFailed, match="training-job:late was cancelled"):
         trainer.train(request)
@@ -131,8 +157,12 @@ def test_a_base_model_without_local_weights_is_refused_with_the_known_names(tmp_
     from jobs.trainers.lora import LoraTrainer
     from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest
 
-    request = TrainingRequest(job_id="j", dataset_dir=write_dataset(tmp_path / "dataset"), output_dir=tmp_path,
-                              base_model="meta-llama/Llama-3-70B")
+    request = TrainingRequest(
+        job_id="j",
+        dataset_dir=write_dataset(tmp_path / "dataset"),
+        output_dir=tmp_path,
+        base_model="meta-llama/Llama-3-70B",
+    )
 
     with pytest.raises(TrainingFailed, match=f"'meta-llama/Llama-3-70B' has no local weights.*{DEFAULT_BASE_MODEL}"):
         LoraTrainer(progress=lambda line: None).train(request)

@@ -30,19 +30,49 @@ from jobs.model_registry_service import (
 )
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
-MODEL_UPDATED_FIELDS = {"type", "eventId", "agentId", "alias", "modelId", "previousModelId", "version", "action",
-                        "baseModel", "datasetId", "adapterDir", "movedBy", "reason", "occurredAt"}
+MODEL_UPDATED_FIELDS = {
+    "type",
+    "eventId",
+    "agentId",
+    "alias",
+    "modelId",
+    "previousModelId",
+    "version",
+    "action",
+    "baseModel",
+    "datasetId",
+    "adapterDir",
+    "movedBy",
+    "reason",
+    "occurredAt",
+}
 
 
 def metrics(before: float, after: float) -> dict:
     return {"heldoutLossBefore": before, "heldoutLossAfter": after, "steps": 4}
 
 
-def register(system, job: str, after: float, *, agent: str | None = "a-1", archetype: str | None = None,
-             before: float = 2.0, at: datetime = T0) -> str:
-    return register_trained_model(system, scope_agent_id=agent, scope_archetype=archetype,
-                                  adapter_dir=Path(f"/models/{job}"), base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
-                                  dataset_id=f"ds-{job}", job_id=job, metrics=metrics(before, after), now=at)
+def register(
+    system,
+    job: str,
+    after: float,
+    *,
+    agent: str | None = "a-1",
+    archetype: str | None = None,
+    before: float = 2.0,
+    at: datetime = T0,
+) -> str:
+    return register_trained_model(
+        system,
+        scope_agent_id=agent,
+        scope_archetype=archetype,
+        adapter_dir=Path(f"/models/{job}"),
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        dataset_id=f"ds-{job}",
+        job_id=job,
+        metrics=metrics(before, after),
+        now=at,
+    )
 
 
 def registry_events(system, scope: Scope) -> list:
@@ -54,10 +84,12 @@ def registry_events(system, scope: Scope) -> list:
 
 def test_a_promotion_and_its_rollback_are_events_with_who_and_why():
     registry = ModelRegistry.open(Scope(agent_id="a-1"), T0)
-    first = registry.register_version(dataset_id="ds-1", base_model="base", job_id="j-1", metrics=metrics(2, 1),
-                                      adapter_dir="/m/1", occurred_at=T0)
-    second = registry.register_version(dataset_id="ds-2", base_model="base", job_id="j-2", metrics=metrics(2, 1),
-                                       adapter_dir="/m/2", occurred_at=T0)
+    first = registry.register_version(
+        dataset_id="ds-1", base_model="base", job_id="j-1", metrics=metrics(2, 1), adapter_dir="/m/1", occurred_at=T0
+    )
+    second = registry.register_version(
+        dataset_id="ds-2", base_model="base", job_id="j-2", metrics=metrics(2, 1), adapter_dir="/m/2", occurred_at=T0
+    )
     registry.promote(first, CHAMPION, by="ops", reason="first", occurred_at=T0)
     registry.promote(second, CHAMPION, by="alice", reason="better answers", occurred_at=T0)
     assert registry.rollback(CHAMPION, by="bob", reason="complaints", occurred_at=T0) == first
@@ -73,8 +105,12 @@ def test_a_promotion_and_its_rollback_are_events_with_who_and_why():
 
 def test_each_rollback_goes_one_promotion_further_back_until_none_is_left():
     registry = ModelRegistry.open(Scope(archetype="mentor"), T0)
-    ids = [registry.register_version(dataset_id=f"ds-{i}", base_model="b", job_id=f"j-{i}", metrics={},
-                                     adapter_dir=f"/m/{i}", occurred_at=T0) for i in range(3)]
+    ids = [
+        registry.register_version(
+            dataset_id=f"ds-{i}", base_model="b", job_id=f"j-{i}", metrics={}, adapter_dir=f"/m/{i}", occurred_at=T0
+        )
+        for i in range(3)
+    ]
     for model_id in ids:
         registry.promote(model_id, CHAMPION, by="ops", reason="next", occurred_at=T0)
     assert registry.rollback(CHAMPION, by="ops", reason="r", occurred_at=T0) == ids[1]
@@ -129,9 +165,16 @@ def test_versions_and_lineage_reach_the_model_versions_read_model(system):
     register(system, "j-2", after=1.9, at=T0 + timedelta(days=7))
     docs = list_models(system, Scope(agent_id="a-1"))
     assert docs[0] == {
-        "modelId": first, "agentId": "a-1", "version": 1, "datasetId": "ds-j-1",
-        "baseModel": "HuggingFaceTB/SmolLM2-135M-Instruct", "jobId": "j-1", "metrics": metrics(2.0, 1.5),
-        "adapterDir": "/models/j-1", "aliases": [CHAMPION], "createdAt": "2026-11-24T03:00:00Z",
+        "modelId": first,
+        "agentId": "a-1",
+        "version": 1,
+        "datasetId": "ds-j-1",
+        "baseModel": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "jobId": "j-1",
+        "metrics": metrics(2.0, 1.5),
+        "adapterDir": "/models/j-1",
+        "aliases": [CHAMPION],
+        "createdAt": "2026-11-24T03:00:00Z",
     }
     assert docs[1]["aliases"] == [] and docs[1]["createdAt"] == "2026-12-01T03:00:00Z"
     assert list_models(system, Scope(agent_id="someone-else")) == []
@@ -162,31 +205,77 @@ def test_promote_and_rollback_from_the_cli_publish_model_updated(home, capsys):
     finally:
         system.close()
 
-    assert main(["--home", str(home), "models", "promote", second, "--alias", CHAMPION, "--by", "alice",
-                 "--reason", "owners prefer its tone"]) == 0
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "models",
+                "promote",
+                second,
+                "--alias",
+                CHAMPION,
+                "--by",
+                "alice",
+                "--reason",
+                "owners prefer its tone",
+            ]
+        )
+        == 0
+    )
     assert f"champion → {second} (was {first})" in capsys.readouterr().out
     assert main(["--home", str(home), "models", "list", "--agent", "a-1", "--json"]) == 0
     assert {d["modelId"]: d["aliases"] for d in json.loads(capsys.readouterr().out)} == {first: [], second: [CHAMPION]}
 
-    assert main(["--home", str(home), "models", "rollback", "--agent", "a-1", "--alias", CHAMPION, "--by", "bob",
-                 "--reason", "more complaints"]) == 0
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "models",
+                "rollback",
+                "--agent",
+                "a-1",
+                "--alias",
+                CHAMPION,
+                "--by",
+                "bob",
+                "--reason",
+                "more complaints",
+            ]
+        )
+        == 0
+    )
     assert f"rolled back to {first} (was {second})" in capsys.readouterr().out
-    assert main(["--home", str(home), "models", "rollback", "--agent", "a-1", "--alias", CHAMPION,
-                 "--reason", "again"]) == 1
+    assert (
+        main(["--home", str(home), "models", "rollback", "--agent", "a-1", "--alias", CHAMPION, "--reason", "again"])
+        == 1
+    )
     assert "no earlier model to roll back to" in capsys.readouterr().err
 
     assert main(["--home", str(home), "relay", "run", "--once"]) == 0
     updates = [m for m in read_published(home / "published.jsonl") if m["topic"] == "agent-model-updates"]
-    assert [(u["value"]["modelId"], u["value"]["previousModelId"], u["value"]["action"], u["value"]["movedBy"],
-             u["value"]["reason"]) for u in updates] == [
+    assert [
+        (
+            u["value"]["modelId"],
+            u["value"]["previousModelId"],
+            u["value"]["action"],
+            u["value"]["movedBy"],
+            u["value"]["reason"],
+        )
+        for u in updates
+    ] == [
         (first, None, "promote", "weekly-job", "first model of agent a-1 (training job j-1)"),
         (second, first, "promote", "alice", "owners prefer its tone"),
         (first, second, "rollback", "bob", "more complaints"),
     ]
     last = updates[-1]
     assert last["key"] == "a-1"
-    assert last["headers"] == {"event-id": last["value"]["eventId"], "event-type": "ModelUpdated",
-                               "content-type": "application/json"}
+    assert last["headers"] == {
+        "event-id": last["value"]["eventId"],
+        "event-type": "ModelUpdated",
+        "content-type": "application/json",
+    }
     assert set(last["value"]) == MODEL_UPDATED_FIELDS
     assert last["value"]["datasetId"] == "ds-j-1" and last["value"]["adapterDir"] == "/models/j-1"
     assert last["value"]["baseModel"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and last["value"]["version"] == 1
@@ -196,15 +285,17 @@ def test_an_archetype_model_update_is_keyed_by_the_archetype(system):
     model_id = register(system, "j-9", after=1.0, agent=None, archetype="mentor")
     assert model_id == "archetype:mentor/v1"
     system.relay().relay_all()
-    [update] = [m for m in read_published(system.config.home / "published.jsonl")
-                if m["topic"] == "agent-model-updates"]
+    [update] = [
+        m for m in read_published(system.config.home / "published.jsonl") if m["topic"] == "agent-model-updates"
+    ]
     assert update["key"] == "mentor"
     assert update["value"]["archetype"] == "mentor" and "agentId" not in update["value"]
 
 
 def test_cli_errors_name_the_model_and_the_fix(home, capsys):
-    assert main(["--home", str(home), "models", "promote", "agent:nobody/v1", "--alias", CHAMPION,
-                 "--reason", "x"]) == 1
+    assert (
+        main(["--home", str(home), "models", "promote", "agent:nobody/v1", "--alias", CHAMPION, "--reason", "x"]) == 1
+    )
     assert "agent nobody has no trained models yet" in capsys.readouterr().err
     assert main(["--home", str(home), "models", "promote", "nonsense", "--alias", CHAMPION, "--reason", "x"]) == 1
     assert "model ids look like 'agent:AGENT_ID/v3'" in capsys.readouterr().err

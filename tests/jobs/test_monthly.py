@@ -27,8 +27,12 @@ CATALOGUE_MENTOR = dict(ARCHETYPES["mentor"].trait_priors)
 def learn(system, agent_id: str, archetype: str, traits: dict, count: int = 10, start: datetime = T0) -> None:
     """Registers the agent (if `archetype`) and records `count` thumbs-up crediting `traits` (a recalculation every 5)."""
     commands = [RegisterAgent(f"reg-{agent_id}", agent_id, start, archetype=archetype)] if archetype else []
-    commands += [RecordFeedback(f"fb-{agent_id}-{start.isoformat()}-{i}", agent_id, start + timedelta(minutes=i),
-                                "thumbs_up", traits=traits) for i in range(count)]
+    commands += [
+        RecordFeedback(
+            f"fb-{agent_id}-{start.isoformat()}-{i}", agent_id, start + timedelta(minutes=i), "thumbs_up", traits=traits
+        )
+        for i in range(count)
+    ]
     system.service.process(commands)
 
 
@@ -69,7 +73,10 @@ def test_refreshed_priors_are_recorded_with_before_and_after_inside_the_bounds(p
     assert isinstance(seeded, ArchetypePriors.Seeded) and seeded.priors == CATALOGUE_MENTOR
     assert refreshed.before == CATALOGUE_MENTOR and refreshed.after == summary["priors"]["mentor"]["after"]
     assert refreshed.agents == len(MENTORS)
-    assert refreshed.after["humor"] > CATALOGUE_MENTOR["humor"] and refreshed.after["formality"] < CATALOGUE_MENTOR["formality"]
+    assert (
+        refreshed.after["humor"] > CATALOGUE_MENTOR["humor"]
+        and refreshed.after["formality"] < CATALOGUE_MENTOR["formality"]
+    )
     assert refreshed.after["empathy"] == pytest.approx(CATALOGUE_MENTOR["empathy"], abs=1e-4)  # no one credited it
     for trait, value in refreshed.after.items():
         assert TRAIT_BOUNDS[trait].minimum <= value <= TRAIT_BOUNDS[trait].maximum
@@ -139,8 +146,9 @@ def test_a_run_that_stopped_before_handing_priors_to_agents_is_finished_by_the_n
     summary = run_monthly(system, MONTH_END, dry_run=True)
     # What a crash right after recording the archetype's refresh leaves behind.
     priors = ArchetypePriors.seed("mentor", CATALOGUE_MENTOR, MONTH_END)
-    priors.refresh(summary["priors"]["mentor"]["after"], TRAIT_BOUNDS, agents=24, period="2026-12",
-                   occurred_at=MONTH_END)
+    priors.refresh(
+        summary["priors"]["mentor"]["after"], TRAIT_BOUNDS, agents=24, period="2026-12", occurred_at=MONTH_END
+    )
     system.service.save(priors)
     resumed = run_monthly(system, MONTH_END + timedelta(hours=1), dry_run=False)
     assert resumed["refreshed"] == [] and resumed["agentsUpdated"] == len(MENTORS)

@@ -21,12 +21,20 @@ def test_promote_rollback_and_model_updated_on_mongodb(mongo_system):
     assert aliases_of(mongo_system, Scope(agent_id="a-1")) == {CHAMPION: second}
     rollback_alias(mongo_system, Scope(agent_id="a-1"), CHAMPION, by="bob", reason="undo", now=T0)
     assert {d["modelId"]: d["aliases"] for d in list_models(mongo_system, Scope(agent_id="a-1"))} == {
-        first: [CHAMPION], second: []}
+        first: [CHAMPION],
+        second: [],
+    }
     mongo_system.relay().relay_all()
-    updates = [m["value"] for m in read_published(mongo_system.config.home / "published.jsonl")
-               if m["topic"] == "agent-model-updates"]
-    assert [(u["modelId"], u["action"]) for u in updates] == [(first, "promote"), (second, "promote"),
-                                                            (first, "rollback")]
+    updates = [
+        m["value"]
+        for m in read_published(mongo_system.config.home / "published.jsonl")
+        if m["topic"] == "agent-model-updates"
+    ]
+    assert [(u["modelId"], u["action"]) for u in updates] == [
+        (first, "promote"),
+        (second, "promote"),
+        (first, "rollback"),
+    ]
 
 
 def test_the_monthly_refresh_reaches_new_and_existing_agents_on_mongodb(mongo_system):

@@ -15,8 +15,18 @@ from jobs.weekly import job_id_for
 from projections.training_jobs import TRAINING_JOBS
 from tests.jobs.batch_fixtures import NOW, MovableClock, good_interactions, ingest, iso, settings, tiny_trainer
 
-ROADMAP_FIELDS = {"jobId", "agentId", "archetype", "datasetId", "status", "createdAt", "startedAt", "finishedAt",
-                  "retries", "modelOutputId"}
+ROADMAP_FIELDS = {
+    "jobId",
+    "agentId",
+    "archetype",
+    "datasetId",
+    "status",
+    "createdAt",
+    "startedAt",
+    "finishedAt",
+    "retries",
+    "modelOutputId",
+}
 JOB = job_id_for("2026-W48", Scope(agent_id="a-1"))
 
 
@@ -25,8 +35,14 @@ def eligible_agent(system, agent_id: str = "a-1", at=NOW) -> None:
 
 
 def weekly(system, home, clock, trainer, **changes):
-    return run_job(system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home, **changes),
-                   trainer_factory=lambda: trainer)
+    return run_job(
+        system,
+        "weekly",
+        clock=clock,
+        sleep=clock.sleep,
+        settings=settings(home, **changes),
+        trainer_factory=lambda: trainer,
+    )
 
 
 def job_doc(system, job_id: str = JOB) -> dict:
@@ -101,8 +117,14 @@ def test_an_attempt_that_runs_past_its_deadline_is_stopped_failed_and_retried(sy
     marker = tmp_path / "hanging"
     clock.jump_when(marker, timedelta(hours=3))  # once the trainer runs, time passes its 2-hour deadline
     trainer = tiny_trainer("--hang", str(marker))  # hangs the first time only
-    report = weekly(system, home, clock, trainer, retry=RetryPolicy(max_retries=1, backoff=timedelta(seconds=60)),
-                    job_deadline=timedelta(hours=2))
+    report = weekly(
+        system,
+        home,
+        clock,
+        trainer,
+        retry=RetryPolicy(max_retries=1, backoff=timedelta(seconds=60)),
+        job_deadline=timedelta(hours=2),
+    )
     [retry] = report.summary["retryScheduled"]
     assert "ran past its deadline" in retry
     assert report.summary["succeeded"] == [f"{JOB} → agent:a-1/v1"]
@@ -138,8 +160,13 @@ def started_by_a_lost_run(system, home, at, deadline=timedelta(hours=2), lease=t
     assert lost.acquire() == "acquired"
     job_id = job_id_for(period, Scope(agent_id="a-1"))
     job = TrainingJob.queue(job_id, agent_id="a-1", archetype=None, dataset_id=dataset_id, period=period, now=at)
-    job.start(run_id="run-lost", batch_run=lost.aggregate_id, now=at, deadline=deadline,
-              output_dir=str(home / "models" / job_id / "attempt-1"))
+    job.start(
+        run_id="run-lost",
+        batch_run=lost.aggregate_id,
+        now=at,
+        deadline=deadline,
+        output_dir=str(home / "models" / job_id / "attempt-1"),
+    )
     system.service.save(job)
     return job_id
 
@@ -159,8 +186,9 @@ def test_a_job_left_running_by_a_crashed_run_is_retried_at_once_by_the_next_run(
 
 
 def test_a_job_running_past_its_deadline_is_failed_by_the_next_run_even_if_its_run_lives(system, home):
-    stale = started_by_a_lost_run(system, home, NOW - timedelta(days=7), deadline=timedelta(hours=2),
-                                  lease=timedelta(days=30))  # its run still holds its (long) lease
+    stale = started_by_a_lost_run(
+        system, home, NOW - timedelta(days=7), deadline=timedelta(hours=2), lease=timedelta(days=30)
+    )  # its run still holds its (long) lease
     clock = MovableClock(NOW)  # a week later, in another period
     report = weekly(system, home, clock, tiny_trainer(), retry=RetryPolicy(max_retries=0))
     [recovered] = report.summary["recovered"]
@@ -173,7 +201,8 @@ def test_a_job_running_past_its_deadline_is_failed_by_the_next_run_even_if_its_r
 def test_a_job_a_live_run_is_training_is_left_alone(system, home):
     started_by_a_lost_run(system, home, NOW)
     clock = MovableClock(NOW + timedelta(minutes=5))  # within the other run's lease: it is alive
-    report = run_job(system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home),
-                     trainer_factory=tiny_trainer)
+    report = run_job(
+        system, "weekly", clock=clock, sleep=clock.sleep, settings=settings(home), trainer_factory=tiny_trainer
+    )
     assert report.outcome == "held"
     assert job_doc(system)["status"] == "running"

@@ -16,9 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-FORMATS = {"sft.jsonl": {"prompt": str, "completion": str},
-           "preference.jsonl": {"prompt": str, "chosen": str, "rejected": str},
-           "kto.jsonl": {"prompt": str, "completion": str, "label": bool}}
+FORMATS = {
+    "sft.jsonl": {"prompt": str, "completion": str},
+    "preference.jsonl": {"prompt": str, "chosen": str, "rejected": str},
+    "kto.jsonl": {"prompt": str, "completion": str, "label": bool},
+}
 
 
 def main() -> int:
@@ -54,10 +56,17 @@ def main() -> int:
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "tiny", "r": 8}))
     (adapter / "adapter_model.safetensors").write_bytes(b"\0" * 16)
     total = sum(rows.values())
-    result = {"adapterDir": "adapter", "baseModel": os.environ.get("AGENT_LEARNING_BASE_MODEL", "tiny"),
-              "metrics": {"heldoutLossBefore": 2.0, "heldoutLossAfter": 2.0 - total / (total + 10),
-                          "steps": int(os.environ.get("AGENT_LEARNING_TRAIN_MAX_STEPS", "1")),
-                          "rows": rows, "datasetId": manifest["datasetId"]}}
+    result = {
+        "adapterDir": "adapter",
+        "baseModel": os.environ.get("AGENT_LEARNING_BASE_MODEL", "tiny"),
+        "metrics": {
+            "heldoutLossBefore": 2.0,
+            "heldoutLossAfter": 2.0 - total / (total + 10),
+            "steps": int(os.environ.get("AGENT_LEARNING_TRAIN_MAX_STEPS", "1")),
+            "rows": rows,
+            "datasetId": manifest["datasetId"],
+        },
+    }
     (Path(args.output) / "result.json").write_text(json.dumps(result))
     print(f"trained on {rows}")
     return 0

@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     system = bootstrap(Config(home=Path(home), event_store=event_store))
     consumer = FeedbackConsumer(
-        system.service, bootstrap_servers, KafkaTopics(feedback=topic),
+        system.service,
+        bootstrap_servers,
+        KafkaTopics(feedback=topic),
         ConsumerSettings(group_id=group, batch_size=batch_size, client=TANSU_CONSUMER_SETTINGS),
     )
     install_signal_handlers(consumer)

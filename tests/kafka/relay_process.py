@@ -15,8 +15,13 @@ from infra.local_servers import TANSU_CONSUMER_SETTINGS
 
 def main(home: str, servers: str, topics: str, relay_name: str, mode: str, page_size: str) -> None:
     system = bootstrap(Config(home=Path(home)))
-    sink = KafkaRelaySink(servers, KafkaTopics(**json.loads(topics)), relay_name,
-                          exactly_once=mode == "exactly-once", consumer_config=TANSU_CONSUMER_SETTINGS)
+    sink = KafkaRelaySink(
+        servers,
+        KafkaTopics(**json.loads(topics)),
+        relay_name,
+        exactly_once=mode == "exactly-once",
+        consumer_config=TANSU_CONSUMER_SETTINGS,
+    )
     try:
         relay = system.relay(sink)
         relay.page_size = int(page_size)

@@ -84,8 +84,18 @@ class ServeSetup:
     def start(self, log_name: str = "serve.log") -> ServeProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        argv = [sys.executable, "-m", "adapters.cli.main", "--home", str(self.home), "serve",
-                "--http", f"127.0.0.1:{port}", "--tick-interval", str(self.tick_interval)]
+        argv = [
+            sys.executable,
+            "-m",
+            "adapters.cli.main",
+            "--home",
+            str(self.home),
+            "serve",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--tick-interval",
+            str(self.tick_interval),
+        ]
         return ServeProcess(argv, self.env(), port, self.home.parent / log_name)
 
 
@@ -94,8 +104,9 @@ class ServeProcess:
         self.port = port
         self.log_path = log_path
         with open(log_path, "ab") as log:
-            self.popen = subprocess.Popen(argv, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(
+                argv, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
 
     # ----------------------------------------------------------------- HTTP
 
@@ -113,8 +124,11 @@ class ServeProcess:
     def metrics(self) -> dict[Sample, float]:
         """Every sample of `/metrics`: (name, labels) → value."""
         _, body = self.get("/metrics")
-        return {(s.name, frozenset(s.labels.items())): s.value
-                for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(body.decode())
+            for s in family.samples
+        }
 
     def answers(self) -> bool:
         try:
@@ -125,12 +139,15 @@ class ServeProcess:
 
     # ------------------------------------------------------------- waiting
 
-    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 60.0,
-                   interval: float = 0.1) -> None:
+    def wait_until(
+        self, condition: Callable[[], bool], what: str, timeout: float = 60.0, interval: float = 0.1
+    ) -> None:
         """Polls `condition` while the process lives; fails with the log's tail when it dies or time is up."""
         deadline = time.monotonic() + timeout
         while True:
-            assert self.popen.poll() is None, f"serve exited ({self.popen.returncode}) before {what}:\n{self.log_tail()}"
+            assert self.popen.poll() is None, (
+                f"serve exited ({self.popen.returncode}) before {what}:\n{self.log_tail()}"
+            )
             if condition():
                 return
             assert time.monotonic() < deadline, f"serve did not get to {what} within {timeout} s:\n{self.log_tail()}"

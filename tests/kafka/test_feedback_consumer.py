@@ -80,8 +80,12 @@ def poll_until(condition: Callable[[], bool], *consumers: FeedbackConsumer, time
 
 
 def feedback_event_ids(system: System, agent_ids) -> Counter:
-    return Counter(e.event_id for agent_id in agent_ids for e in system.service.history(agent_id)
-                   if isinstance(e, Agent.FeedbackRecorded))
+    return Counter(
+        e.event_id
+        for agent_id in agent_ids
+        for e in system.service.history(agent_id)
+        if isinstance(e, Agent.FeedbackRecorded)
+    )
 
 
 def dead_letter_events(system: System) -> list:
@@ -115,10 +119,16 @@ def make_system(home: Path, event_store: str):
 def make_consumer(kafka_bootstrap: str):
     made: list[FeedbackConsumer] = []
 
-    def make(system: System, topic: str, group: str | None = None, batch_size: int = 100,
-             lag_interval: float = 0) -> FeedbackConsumer:
-        settings = ConsumerSettings(group_id=group or f"group-{uuid.uuid4().hex[:8]}", batch_size=batch_size,
-                                    poll_timeout=0.2, lag_interval=lag_interval, client=TANSU_CONSUMER_SETTINGS)
+    def make(
+        system: System, topic: str, group: str | None = None, batch_size: int = 100, lag_interval: float = 0
+    ) -> FeedbackConsumer:
+        settings = ConsumerSettings(
+            group_id=group or f"group-{uuid.uuid4().hex[:8]}",
+            batch_size=batch_size,
+            poll_timeout=0.2,
+            lag_interval=lag_interval,
+            client=TANSU_CONSUMER_SETTINGS,
+        )
         made.append(FeedbackConsumer(system.service, kafka_bootstrap, KafkaTopics(feedback=topic), settings))
         return made[-1]
 
@@ -127,8 +137,9 @@ def make_consumer(kafka_bootstrap: str):
         consumer.close()
 
 
-def test_feedback_on_the_topic_is_recorded_with_its_offsets(make_system, make_consumer, kafka_bootstrap,
-                                                           kafka_topic_factory):
+def test_feedback_on_the_topic_is_recorded_with_its_offsets(
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback")
     system = make_system()
     produce(kafka_bootstrap, topic, [message(f"e-{i}", "a-1", i) for i in range(5)])
@@ -157,15 +168,24 @@ def test_a_thumbs_down_recalculates_at_once(make_system, make_consumer, kafka_bo
 
 
 def test_poison_messages_become_dead_letters_and_the_good_ones_around_them_are_processed(
-        make_system, make_consumer, kafka_bootstrap, kafka_topic_factory):
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback")
     system = make_system()
     bad_json = b'{"type": "feedback", "eventId": '
     unknown_kind = json.dumps(feedback("e-2", "a-1", at(2), "shrug")).encode()
-    produce(kafka_bootstrap, topic, [
-        message("e-0", "a-1", 0), ("a-1", bad_json), message("e-1", "a-1", 1), ("a-1", unknown_kind),
-        ("a-1", None), message("e-3", "a-1", 3),
-    ])
+    produce(
+        kafka_bootstrap,
+        topic,
+        [
+            message("e-0", "a-1", 0),
+            ("a-1", bad_json),
+            message("e-1", "a-1", 1),
+            ("a-1", unknown_kind),
+            ("a-1", None),
+            message("e-3", "a-1", 3),
+        ],
+    )
     consumer = make_consumer(system, topic)
 
     poll_until(lambda: consumer.stats.recorded + consumer.stats.rejected == 6, consumer)
@@ -175,7 +195,10 @@ def test_poison_messages_become_dead_letters_and_the_good_ones_around_them_are_p
     system.projections.catch_up()
     letters = sorted(system.read_models.find("dead_letters"), key=lambda d: d["position"])
     assert [(d["source"], d["position"], d["key"]) for d in letters] == [
-        (topic, "0:1", "a-1"), (topic, "0:3", "a-1"), (topic, "0:4", "a-1")]
+        (topic, "0:1", "a-1"),
+        (topic, "0:3", "a-1"),
+        (topic, "0:4", "a-1"),
+    ]
     assert [base64.b64decode(d["raw"]) for d in letters] == [bad_json, unknown_kind, b""]
     assert letters[0]["reason"].startswith("not valid JSON")
     assert "unknown feedback kind 'shrug'" in letters[1]["reason"] and letters[1]["agentId"] == "a-1"
@@ -183,7 +206,8 @@ def test_poison_messages_become_dead_letters_and_the_good_ones_around_them_are_p
 
 
 def test_a_restarted_consumer_resumes_from_the_stored_offsets_not_from_kafka(
-        make_system, make_consumer, kafka_bootstrap, kafka_topic_factory):
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback", partitions=2)
     first = make_system()
     produce(kafka_bootstrap, topic, [message(f"e-{i}", f"a-{i % 3}", i) for i in range(12)] + [("a-0", b"nope")])
@@ -205,7 +229,8 @@ def test_a_restarted_consumer_resumes_from_the_stored_offsets_not_from_kafka(
 
 
 def test_two_consumers_in_one_group_split_the_partitions_and_record_each_message_once(
-        make_system, make_consumer, kafka_bootstrap, kafka_topic_factory):
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback", partitions=4)
     group = f"group-{uuid.uuid4().hex[:8]}"
     agents = [f"a-{n}" for n in range(8)]
@@ -226,7 +251,8 @@ def test_two_consumers_in_one_group_split_the_partitions_and_record_each_message
 
 
 def test_messages_another_consumer_saved_meanwhile_are_dropped_not_applied_twice(
-        make_system, make_consumer, kafka_bootstrap, kafka_topic_factory):
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback")
     system = make_system()
     consumer = make_consumer(system, topic)
@@ -238,8 +264,10 @@ def test_messages_another_consumer_saved_meanwhile_are_dropped_not_applied_twice
     # The race of a rebalance: a previous owner of the partition saves offsets 0..4 late.
     other = make_system().service
     items = [parse_message(value, other.settings) for _, value in messages[:5] if value != b"poison"]
-    other.process(items[:2] + [Rejection(topic, "0:2", b"poison", "bad")] + items[2:],
-                  trackings=batch_trackings(_offsets(topic, range(5))))
+    other.process(
+        items[:2] + [Rejection(topic, "0:2", b"poison", "bad")] + items[2:],
+        trackings=batch_trackings(_offsets(topic, range(5))),
+    )
 
     poll_until(lambda: consumer.stats.recorded == 5, consumer)
 
@@ -250,8 +278,9 @@ def test_messages_another_consumer_saved_meanwhile_are_dropped_not_applied_twice
     assert system.service.recorder.max_tracking_id(tracking_name(topic, 0)) == 10
 
 
-def test_run_finishes_its_batch_and_closes_when_stopped(make_system, make_consumer, kafka_bootstrap,
-                                                        kafka_topic_factory):
+def test_run_finishes_its_batch_and_closes_when_stopped(
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback")
     system = make_system()
     produce(kafka_bootstrap, topic, [message(f"e-{i}", "a-1", i) for i in range(7)])
@@ -295,7 +324,10 @@ def _offsets(topic: str, offsets) -> list:
 def test_a_batch_is_guarded_by_its_first_offset_and_saved_at_its_last():
     trackings = batch_trackings(_offsets("t", [4, 5, 9]) + [_Offset("t", 1, 7)])
     assert [(t.application_name, t.notification_id) for t in trackings] == [
-        ("kafka:t:0", 5), ("kafka:t:0", 10), ("kafka:t:1", 8)]
+        ("kafka:t:0", 5),
+        ("kafka:t:0", 10),
+        ("kafka:t:1", 8),
+    ]
 
 
 # ------------------------------------------------------------------ crash test
@@ -323,15 +355,25 @@ def crash_stream(n: int, agents: int, seed: int = 5) -> tuple[list, set[str], in
 
 @pytest.mark.slow
 def test_a_consumer_killed_at_random_moments_records_every_feedback_exactly_once(
-        home, event_store, make_system, kafka_bootstrap, kafka_topic_factory):
+    home, event_store, make_system, kafka_bootstrap, kafka_topic_factory
+):
     topic = kafka_topic_factory("feedback", partitions=4)
     group = f"group-{uuid.uuid4().hex[:8]}"
     messages, ids, poison = crash_stream(6000, agents=25)
     ends = produce(kafka_bootstrap, topic, messages)
     total = sum(ends.values())
     watcher = make_system().service
-    command = [sys.executable, "-m", "tests.kafka.feedback_consumer_runner",
-               kafka_bootstrap, topic, group, str(home), event_store, "20"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.kafka.feedback_consumer_runner",
+        kafka_bootstrap,
+        topic,
+        group,
+        str(home),
+        event_store,
+        "20",
+    ]
     log_path = home.parent / "consumer-runs.log"
     log = log_path.open("ab")
 
@@ -366,8 +408,10 @@ def test_a_consumer_killed_at_random_moments_records_every_feedback_exactly_once
                 raise AssertionError(f"round {round_}: the consumer exited by itself:\n{output()}")
             if time.monotonic() >= deadline:
                 child.kill()
-                raise AssertionError(f"round {round_}: the consumer did not get from {before} to {target} "
-                                     f"of {total} saved in {patience} s (now {saved()}):\n{output()}")
+                raise AssertionError(
+                    f"round {round_}: the consumer did not get from {before} to {target} "
+                    f"of {total} saved in {patience} s (now {saved()}):\n{output()}"
+                )
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.02))  # somewhere in a batch
         child.send_signal(signal.SIGKILL)

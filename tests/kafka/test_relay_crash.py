@@ -62,12 +62,20 @@ def prepared_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     system = bootstrap(Config(home=home))
     try:
         for start in range(0, AGENTS * ROUNDS, 500):
-            system.service.process([
-                RecordFeedback(f"fb-{n}", f"agent-{n % AGENTS}", T0 + timedelta(seconds=n),
-                               kind="thumbs_down" if n % 3 else "draft_approved", traits={"humor": 1.0},
-                               action="answer")
-                for n in range(start, start + 500)
-            ] + [Rejection("kafka", f"agent-feedback:0:{start}", b"{not json", "not valid JSON")])
+            system.service.process(
+                [
+                    RecordFeedback(
+                        f"fb-{n}",
+                        f"agent-{n % AGENTS}",
+                        T0 + timedelta(seconds=n),
+                        kind="thumbs_down" if n % 3 else "draft_approved",
+                        traits={"humor": 1.0},
+                        action="answer",
+                    )
+                    for n in range(start, start + 500)
+                ]
+                + [Rejection("kafka", f"agent-feedback:0:{start}", b"{not json", "not valid JSON")]
+            )
         expected = []
         for notification in system.service.recorder.select_notifications(start=1, limit=10**9):
             event = system.service.mapper.to_domain_event(notification)
@@ -101,8 +109,13 @@ def run_and_kill(command: list[str], rounds: int, rng: random.Random, progress: 
 
 @pytest.fixture
 def watermarks(kafka_bootstrap: str) -> Iterator[Consumer]:
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"progress-{uuid.uuid4().hex[:8]}",
-                         "isolation.level": "read_uncommitted"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"progress-{uuid.uuid4().hex[:8]}",
+            "isolation.level": "read_uncommitted",
+        }
+    )
     yield consumer
     consumer.close()
 
@@ -116,13 +129,25 @@ def test_a_relay_killed_at_random_loses_nothing_and_repeats_nothing_it_stands_by
     relay_name = f"crash-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     ensure_topics(admin, topics, partitions=4)
-    command = [sys.executable, "-m", "tests.kafka.relay_process", str(home), kafka_bootstrap,
-               json.dumps(attrs.asdict(topics)), relay_name, mode, "10"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.kafka.relay_process",
+        str(home),
+        kafka_bootstrap,
+        json.dumps(attrs.asdict(topics)),
+        relay_name,
+        mode,
+        "10",
+    ]
 
-    kills = run_and_kill(command, rounds=6, rng=random.Random(7),
-                         # progress: the position records written, committed or not
-                         progress=lambda: watermarks.get_watermark_offsets(
-                             TopicPartition(topics.relay_positions, 0), timeout=5)[1])
+    kills = run_and_kill(
+        command,
+        rounds=6,
+        rng=random.Random(7),
+        # progress: the position records written, committed or not
+        progress=lambda: watermarks.get_watermark_offsets(TopicPartition(topics.relay_positions, 0), timeout=5)[1],
+    )
 
     assert kills >= 3, "the relay finished before it could be killed; give it more to publish"
     records = read_records(kafka_bootstrap, output_topics(topics), timeout=60)

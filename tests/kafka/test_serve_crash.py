@@ -46,8 +46,17 @@ from tests.support.exactly_once import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-KINDS = ["thumbs_up", "thumbs_down", "draft_approved", "draft_rejected", "message_copied",
-         "conversation_continued", "conversation_abandoned", "draft_edited", "rating"]
+KINDS = [
+    "thumbs_up",
+    "thumbs_down",
+    "draft_approved",
+    "draft_rejected",
+    "message_copied",
+    "conversation_continued",
+    "conversation_abandoned",
+    "draft_edited",
+    "rating",
+]
 TRAITS = ["empathy", "humor", "sarcasm"]
 ROUNDS = 8  # SIGKILLs of the crash test
 
@@ -65,17 +74,34 @@ def mixed_stream(n: int, agents: int, seed: int, prefix: str = "e") -> tuple[lis
         event_id = f"{prefix}-{i}"
         if i % 97 == 50:
             poison += 1
-            messages.append((agent_id, [
-                b'{"type": "feedback", "agentId": "' + agent_id.encode() + b'"',
-                json.dumps(feedback(event_id, agent_id, at(i), "shrug")).encode(),
-                json.dumps(feedback(event_id, agent_id, at(i), "rating")).encode(),
-                None,
-            ][poison % 4]))
+            messages.append(
+                (
+                    agent_id,
+                    [
+                        b'{"type": "feedback", "agentId": "' + agent_id.encode() + b'"',
+                        json.dumps(feedback(event_id, agent_id, at(i), "shrug")).encode(),
+                        json.dumps(feedback(event_id, agent_id, at(i), "rating")).encode(),
+                        None,
+                    ][poison % 4],
+                )
+            )
             continue
         ids.add(event_id)
         if i % 53 == 7:
-            messages.append((agent_id, json.dumps({"type": "session_ended", "eventId": event_id, "agentId": agent_id,
-                                                   "sessionId": f"s-{i}", "occurredAt": at(i)}).encode()))
+            messages.append(
+                (
+                    agent_id,
+                    json.dumps(
+                        {
+                            "type": "session_ended",
+                            "eventId": event_id,
+                            "agentId": agent_id,
+                            "sessionId": f"s-{i}",
+                            "occurredAt": at(i),
+                        }
+                    ).encode(),
+                )
+            )
             continue
         kind = rng.choice(KINDS)
         fields = {"traits": {rng.choice(TRAITS): rng.uniform(-1, 1)}, "action": "answer", "userId": f"u-{i % 17}"}
@@ -101,18 +127,28 @@ def caught_up(serve: ServeProcess, system: System, feedback_topic: str, ends: di
     head = system.service.recorder.max_notification_id() or 0
     projection_lags = samples(metrics, "agent_learning_projection_lag")
     consumer_lags = samples(metrics, "agent_learning_consumer_lag")
-    return (sample(metrics, "agent_learning_relay_lag") == 0 and bool(projection_lags)
-            and set(projection_lags.values()) == {0} and bool(consumer_lags) and set(consumer_lags.values()) == {0}
-            and (system.service.recorder.max_notification_id() or 0) == head)
+    return (
+        sample(metrics, "agent_learning_relay_lag") == 0
+        and bool(projection_lags)
+        and set(projection_lags.values()) == {0}
+        and bool(consumer_lags)
+        and set(consumer_lags.values()) == {0}
+        and (system.service.recorder.max_notification_id() or 0) == head
+    )
 
 
-def wait_until_quiet(serve: ServeProcess, system: System, feedback_topic: str, ends: dict[int, int],
-                     timeout: float) -> None:
+def wait_until_quiet(
+    serve: ServeProcess, system: System, feedback_topic: str, ends: dict[int, int], timeout: float
+) -> None:
     """Caught up, and still caught up a few ticks later (the tick may add recalculations of its own)."""
     deadline = time.monotonic() + timeout
     while True:
-        serve.wait_until(lambda: caught_up(serve, system, feedback_topic, ends), "catching up",
-                         timeout=max(1.0, deadline - time.monotonic()), interval=0.5)
+        serve.wait_until(
+            lambda: caught_up(serve, system, feedback_topic, ends),
+            "catching up",
+            timeout=max(1.0, deadline - time.monotonic()),
+            interval=0.5,
+        )
         head = system.service.recorder.max_notification_id()
         time.sleep(3 * 1.0)  # three tick intervals
         if system.service.recorder.max_notification_id() == head and caught_up(serve, system, feedback_topic, ends):
@@ -123,8 +159,9 @@ def check_published_exactly_once(bootstrap: str, setup: ServeSetup, events: list
     """Every public event of the log published once by what the relay stands by, in each agent's order;
     anything else an exact repeat. Returns (messages stood by, repeats)."""
     records = read_records(bootstrap, output_topics(setup.topics), timeout=60)
-    chain = read_position_records(bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30,
-                                  TANSU_CONSUMER_SETTINGS)
+    chain = read_position_records(
+        bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
+    )
     assert chain, "the relay wrote no position record"
     assert [r["from"] for r in chain] == [0] + [r["position"] for r in chain[:-1]]
 
@@ -132,10 +169,12 @@ def check_published_exactly_once(bootstrap: str, setup: ServeSetup, events: list
     rejections = [e for e in events if isinstance(e, DeadLetter.MessageRejected)]
     stood = stood_by(records, chain)
     kept = [r.message for r in stood]
-    assert Counter(m.headers["event-id"] for m in kept if m.headers["event-type"] == "AgentLearningUpdated") \
-        == Counter(stable_event_id(e) for e in recalculations)
-    assert Counter(m.headers["event-id"] for m in kept if m.headers["event-type"] == "MessageRejected") \
-        == Counter(stable_event_id(e) for e in rejections)
+    assert Counter(m.headers["event-id"] for m in kept if m.headers["event-type"] == "AgentLearningUpdated") == Counter(
+        stable_event_id(e) for e in recalculations
+    )
+    assert Counter(m.headers["event-id"] for m in kept if m.headers["event-type"] == "MessageRejected") == Counter(
+        stable_event_id(e) for e in rejections
+    )
     expected_order: dict[str, list[int]] = defaultdict(list)
     for e in recalculations:
         expected_order[agent_id_of(e.originator_id)].append(e.policy_version)
@@ -166,7 +205,8 @@ def processes() -> Iterator[list[ServeProcess]]:
 
 
 def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exactly_once(
-        kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess]):
+    kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess]
+):
     setup = ServeSetup(kafka_bootstrap, tmp_path / "home")
     ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), setup.topics, partitions=4)
     messages, ids, poison = mixed_stream(20_000, agents=300, seed=17)
@@ -185,8 +225,12 @@ def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exa
             if rng.random() < 0.25:  # while it starts: creating topics, fencing, joining the group
                 time.sleep(rng.uniform(0.0, 1.5))
             else:  # somewhere in a batch, a publication, a projection page
-                serve.wait_until(lambda before=before: saved_offsets(watcher, setup.topics.feedback, ends) > before,
-                                 "consuming", timeout=60, interval=0.05)
+                serve.wait_until(
+                    lambda before=before: saved_offsets(watcher, setup.topics.feedback, ends) > before,
+                    "consuming",
+                    timeout=60,
+                    interval=0.05,
+                )
                 time.sleep(rng.uniform(0.0, 0.6))
             serve.kill()
             kills += serve.popen.returncode == -9
@@ -200,27 +244,33 @@ def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exa
         assert serve.terminate() == 0, serve.log_tail()
 
     assert kills == ROUNDS
-    assert consumed_before_the_last_run < total, "serve consumed everything before the last kill; make the stream longer"
+    assert consumed_before_the_last_run < total, (
+        "serve consumed everything before the last kill; make the stream longer"
+    )
 
     with setup.system() as system:
         events = logged_events(system)
         assert_recorded_exactly_once(events, ids, dead_letters=poison)
         head = system.service.recorder.max_notification_id()
-        chain = read_position_records(kafka_bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30,
-                                      TANSU_CONSUMER_SETTINGS)
+        chain = read_position_records(
+            kafka_bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
+        )
         assert chain[-1]["position"] == head
         stood, repeats = check_published_exactly_once(kafka_bootstrap, setup, events)
 
         assert system.projections.catch_up() == 0
         live = assert_read_models_equal_a_rebuild(system)
         assert sum(len(docs) for docs in live.values()) > 0
-    print(f"{kills} kills, {consumed_before_the_last_run} of {total} consumed before the last run, "
-          f"{stood} messages published, {repeats} repeats, {time.monotonic() - started:.0f} s")
+    print(
+        f"{kills} kills, {consumed_before_the_last_run} of {total} consumed before the last run, "
+        f"{stood} messages published, {repeats} repeats, {time.monotonic() - started:.0f} s"
+    )
 
 
 @pytest.mark.parametrize("serve_restarted", [False, True], ids=["serve-kept-running", "serve-restarted"])
 def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothing(
-        tmp_path: Path, processes: list[ServeProcess], serve_restarted: bool):
+    tmp_path: Path, processes: list[ServeProcess], serve_restarted: bool
+):
     """The durable broker killed twice under a running serve: once with everything processed, once in the
     middle of a stream. The serve that kept running catches up by itself; a serve restarted once the
     broker is back does too."""
@@ -229,14 +279,17 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
 
     def restart_the_broker() -> KafkaBroker:
         time.sleep(3)  # every worker meets the dead broker
-        return KafkaBroker.start(durable=True, s3_endpoint=bucket.endpoint, port=broker.port,
-                                 log_dir=tmp_path / "tansu")
+        return KafkaBroker.start(
+            durable=True, s3_endpoint=bucket.endpoint, port=broker.port, log_dir=tmp_path / "tansu"
+        )
 
     try:
         setup = ServeSetup(broker.bootstrap, tmp_path / "home")
         ensure_topics(AdminClient({"bootstrap.servers": broker.bootstrap}), setup.topics, partitions=3)
-        streams = [mixed_stream(n, agents=30, seed=seed, prefix=prefix)
-                   for n, seed, prefix in ((600, 3, "b"), (6000, 4, "c"), (600, 5, "d"))]
+        streams = [
+            mixed_stream(n, agents=30, seed=seed, prefix=prefix)
+            for n, seed, prefix in ((600, 3, "b"), (6000, 4, "c"), (600, 5, "d"))
+        ]
         serve = setup.start()
         processes.append(serve)
         serve.wait_until_answering()
@@ -254,8 +307,12 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
 
             published = sample(serve.metrics(), "agent_learning_relay_published_total")
             produce_stream(streams[1][0])
-            serve.wait_until(lambda: sample(serve.metrics(), "agent_learning_relay_published_total") > published,
-                             "publishing", timeout=60, interval=0.05)
+            serve.wait_until(
+                lambda: sample(serve.metrics(), "agent_learning_relay_published_total") > published,
+                "publishing",
+                timeout=60,
+                interval=0.05,
+            )
             broker.kill()  # while the relay publishes the stream (the consumer may or may not be through it)
             broker = restart_the_broker()
 
@@ -273,10 +330,14 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
 
         with setup.system() as system:
             events = logged_events(system)
-            assert_recorded_exactly_once(events, set().union(*(ids for _, ids, _ in streams)),
-                                         dead_letters=sum(poison for _, _, poison in streams))
-            chain = read_position_records(broker.bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30,
-                                          TANSU_CONSUMER_SETTINGS)
+            assert_recorded_exactly_once(
+                events,
+                set().union(*(ids for _, ids, _ in streams)),
+                dead_letters=sum(poison for _, _, poison in streams),
+            )
+            chain = read_position_records(
+                broker.bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
+            )
             assert chain[-1]["position"] == system.service.recorder.max_notification_id()
             stood, repeats = check_published_exactly_once(broker.bootstrap, setup, events)
         print(f"{stood} messages published, {repeats} repeats")

@@ -32,25 +32,56 @@ from tests.kafka.test_feedback_consumer import at, feedback_event_ids, message, 
 
 pytestmark = pytest.mark.kafka
 
-UPDATE_FIELDS = {"type", "eventId", "agentId", "version", "trigger", "traits", "learnedTraits", "actionPolicy",
-                 "explorationEpsilon", "confidence", "metrics", "occurredAt"}
+UPDATE_FIELDS = {
+    "type",
+    "eventId",
+    "agentId",
+    "version",
+    "trigger",
+    "traits",
+    "learnedTraits",
+    "actionPolicy",
+    "explorationEpsilon",
+    "confidence",
+    "metrics",
+    "occurredAt",
+}
 METRIC_FIELDS = {"feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance", "blendWeight"}
 # Every registered read model reports its lag (the five of the realtime core, plus the batch loop's).
 PROJECTIONS = {p.name for p in all_projections()}
-assert {"agent_learning_state", "agent_policy_history", "agent_feedback_aggregations",
-        "agent_relationship_strength", "dead_letters"} <= PROJECTIONS
+assert {
+    "agent_learning_state",
+    "agent_policy_history",
+    "agent_feedback_aggregations",
+    "agent_relationship_strength",
+    "dead_letters",
+} <= PROJECTIONS
 
 
 def worked_example(agent_id: str = "a-1") -> list[tuple[str, bytes]]:
     """The README's worked example: five thumbs_up that credit empathy, for the `answer` action."""
-    return [(agent_id, json.dumps({"type": "feedback", "eventId": f"w-{agent_id}-{i}", "agentId": agent_id,
-                                   "occurredAt": f"2026-11-24T10:0{i}:00Z", "kind": "thumbs_up",
-                                   "traits": {"empathy": 1}, "action": "answer"}).encode())
-            for i in range(5)]
+    return [
+        (
+            agent_id,
+            json.dumps(
+                {
+                    "type": "feedback",
+                    "eventId": f"w-{agent_id}-{i}",
+                    "agentId": agent_id,
+                    "occurredAt": f"2026-11-24T10:0{i}:00Z",
+                    "kind": "thumbs_up",
+                    "traits": {"empathy": 1},
+                    "action": "answer",
+                }
+            ).encode(),
+        )
+        for i in range(5)
+    ]
 
 
-def published(topics: KafkaTopics, bootstrap: str, enough: Callable[[list[Record]], bool],
-              timeout: float = 60.0) -> list[Record]:
+def published(
+    topics: KafkaTopics, bootstrap: str, enough: Callable[[list[Record]], bool], timeout: float = 60.0
+) -> list[Record]:
     """The output topics as a read_committed consumer sees them, once `enough` says they are complete."""
     deadline = time.monotonic() + timeout
     while True:
@@ -89,7 +120,11 @@ def assert_is_the_worked_example(record: Record, agent_id: str = "a-1") -> None:
     assert record.message.headers["content-type"] == "application/json"
     assert set(body) == UPDATE_FIELDS
     assert (body["type"], body["agentId"], body["version"], body["trigger"]) == (
-        "AgentLearningUpdated", agent_id, 1, "feedback_count")
+        "AgentLearningUpdated",
+        agent_id,
+        1,
+        "feedback_count",
+    )
     assert body["traits"]["empathy"] == pytest.approx(0.507, abs=5e-4)
     assert body["learnedTraits"]["empathy"] == pytest.approx(0.57, abs=5e-4)
     assert body["actionPolicy"] and all(0 <= p <= 1 for p in body["actionPolicy"].values())
@@ -105,7 +140,8 @@ def assert_is_the_worked_example(record: Record, agent_id: str = "a-1") -> None:
 
 
 def test_five_thumbs_up_on_the_feedback_topic_become_an_agent_learning_updated_message(
-        setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str):
+    setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str
+):
     produce(kafka_bootstrap, setup.topics.feedback, worked_example())
 
     records = published(setup.topics, kafka_bootstrap, lambda rs: len(updates(rs)) >= 1)
@@ -117,9 +153,13 @@ def test_five_thumbs_up_on_the_feedback_topic_become_an_agent_learning_updated_m
 
 
 def test_a_single_thumbs_down_is_published_at_once_as_a_strong_signal(
-        setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str):
-    produce(kafka_bootstrap, setup.topics.feedback,
-            [message("d-1", "a-2", 0, "thumbs_down", traits={"sarcasm": 1.0}, action="answer")])
+    setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str
+):
+    produce(
+        kafka_bootstrap,
+        setup.topics.feedback,
+        [message("d-1", "a-2", 0, "thumbs_down", traits={"sarcasm": 1.0}, action="answer")],
+    )
 
     records = published(setup.topics, kafka_bootstrap, lambda rs: len(updates(rs)) >= 1)
 
@@ -133,20 +173,33 @@ def test_a_single_thumbs_down_is_published_at_once_as_a_strong_signal(
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_with_their_key_bytes_and_reason(
-        setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str):
+    setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str
+):
     bad_json = b'{"type": "feedback", "eventId": '
-    unknown_kind = json.dumps({"type": "feedback", "eventId": "p-2", "agentId": "a-3", "occurredAt": at(2),
-                               "kind": "shrug"}).encode()
-    rating_without_value = json.dumps({"type": "feedback", "eventId": "p-3", "agentId": "a-3",
-                                       "occurredAt": at(3), "kind": "rating"}).encode()
+    unknown_kind = json.dumps(
+        {"type": "feedback", "eventId": "p-2", "agentId": "a-3", "occurredAt": at(2), "kind": "shrug"}
+    ).encode()
+    rating_without_value = json.dumps(
+        {"type": "feedback", "eventId": "p-3", "agentId": "a-3", "occurredAt": at(3), "kind": "rating"}
+    ).encode()
     good = [message(f"g-{i}", "a-3", i, action="answer") for i in range(5)]
-    produce(kafka_bootstrap, setup.topics.feedback, [
-        good[0], ("a-3", bad_json), good[1], ("a-3", unknown_kind), good[2], ("a-3", rating_without_value),
-        good[3], ("a-3", None), good[4],
-    ])
+    produce(
+        kafka_bootstrap,
+        setup.topics.feedback,
+        [
+            good[0],
+            ("a-3", bad_json),
+            good[1],
+            ("a-3", unknown_kind),
+            good[2],
+            ("a-3", rating_without_value),
+            good[3],
+            ("a-3", None),
+            good[4],
+        ],
+    )
 
-    records = published(setup.topics, kafka_bootstrap,
-                        lambda rs: len(dead_letters(rs)) >= 4 and len(updates(rs)) >= 1)
+    records = published(setup.topics, kafka_bootstrap, lambda rs: len(dead_letters(rs)) >= 4 and len(updates(rs)) >= 1)
 
     letters = sorted(dead_letters(records), key=lambda r: r.offset)  # one key, so one partition, in order
     assert {r.topic for r in letters} == {setup.topics.dead_letters}
@@ -170,19 +223,25 @@ def test_poison_messages_go_to_the_dead_letter_topic_with_their_key_bytes_and_re
 
 
 def test_healthz_and_metrics_report_the_workers_and_sigterm_stops_serve_cleanly(
-        setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str):
-    produce(kafka_bootstrap, setup.topics.feedback, worked_example("a-4") + [
-        message("d-1", "a-5", 0, "thumbs_down", action="answer"), ("a-6", b"not json")])
+    setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str
+):
+    produce(
+        kafka_bootstrap,
+        setup.topics.feedback,
+        worked_example("a-4") + [message("d-1", "a-5", 0, "thumbs_down", action="answer"), ("a-6", b"not json")],
+    )
 
     def settled() -> bool:
         m = serve.metrics()
-        return (sample(m, "agent_learning_recalculations_total", trigger="feedback_count") == 1
-                and sample(m, "agent_learning_recalculations_total", trigger="strong_signal") == 1
-                and sample(m, "agent_learning_dead_letters_total") == 1
-                and sample(m, "agent_learning_relay_published_total") == 3
-                and sample(m, "agent_learning_relay_lag") == 0
-                and set(samples(m, "agent_learning_consumer_lag").values()) == {0}
-                and all(v == 0 for v in samples(m, "agent_learning_projection_lag").values()))
+        return (
+            sample(m, "agent_learning_recalculations_total", trigger="feedback_count") == 1
+            and sample(m, "agent_learning_recalculations_total", trigger="strong_signal") == 1
+            and sample(m, "agent_learning_dead_letters_total") == 1
+            and sample(m, "agent_learning_relay_published_total") == 3
+            and sample(m, "agent_learning_relay_lag") == 0
+            and set(samples(m, "agent_learning_consumer_lag").values()) == {0}
+            and all(v == 0 for v in samples(m, "agent_learning_projection_lag").values())
+        )
 
     serve.wait_until(settled, "everything consumed, projected and published", timeout=60, interval=0.5)
 
@@ -212,14 +271,23 @@ def test_the_loop_runs_on_mongodb_event_store_and_read_models(kafka_bootstrap: s
     setup = ServeSetup(kafka_bootstrap, tmp_path / "home", event_store=url, read_models=url)
     serve = setup.start().wait_until_answering()
     try:
-        produce(kafka_bootstrap, setup.topics.feedback, worked_example("a-7") + [
-            message("d-1", "a-8", 0, "thumbs_down", action="answer"), ("a-8", b"{")])
+        produce(
+            kafka_bootstrap,
+            setup.topics.feedback,
+            worked_example("a-7") + [message("d-1", "a-8", 0, "thumbs_down", action="answer"), ("a-8", b"{")],
+        )
 
-        records = published(setup.topics, kafka_bootstrap,
-                            lambda rs: len(updates(rs)) >= 2 and len(dead_letters(rs)) >= 1)
-        serve.wait_until(lambda: all(v == 0 for v in samples(serve.metrics(), "agent_learning_projection_lag").values())
-                         and samples(serve.metrics(), "agent_learning_projection_lag") != {},
-                         "the read models caught up", timeout=90)  # SecantusDB on two busy cores can be slow
+        records = published(
+            setup.topics, kafka_bootstrap, lambda rs: len(updates(rs)) >= 2 and len(dead_letters(rs)) >= 1
+        )
+        serve.wait_until(
+            lambda: (
+                all(v == 0 for v in samples(serve.metrics(), "agent_learning_projection_lag").values())
+                and samples(serve.metrics(), "agent_learning_projection_lag") != {}
+            ),
+            "the read models caught up",
+            timeout=90,
+        )  # SecantusDB on two busy cores can be slow
         assert serve.terminate() == 0, serve.log_tail()
     finally:
         serve.kill()
@@ -230,10 +298,10 @@ def test_the_loop_runs_on_mongodb_event_store_and_read_models(kafka_bootstrap: s
     assert [r.message.value for r in dead_letters(records)] == [b"{"]
     assert not (setup.home / "events.db").exists()  # nothing went to the embedded store
     with setup.system() as system:
-        assert feedback_event_ids(system, ["a-7", "a-8"]) == Counter(
-            {f"w-a-7-{i}": 1 for i in range(5)} | {"d-1": 1})
-        assert [e.policy_version for e in system.service.history("a-7")
-                if isinstance(e, Agent.PolicyRecalculated)] == [1]
+        assert feedback_event_ids(system, ["a-7", "a-8"]) == Counter({f"w-a-7-{i}": 1 for i in range(5)} | {"d-1": 1})
+        assert [e.policy_version for e in system.service.history("a-7") if isinstance(e, Agent.PolicyRecalculated)] == [
+            1
+        ]
         state = system.read_models.get("agent_learning_state", "a-7")
         assert state is not None and state["version"] == 1 and state["feedbackCount"] == 5
         assert len(system.read_models.find("dead_letters")) == 1

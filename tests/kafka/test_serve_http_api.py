@@ -22,8 +22,7 @@ def _request(serve: ServeProcess, method: str, path: str, token: str | None = No
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{serve.port}{path}", data=data, method=method,
-                                     headers=headers)
+    request = urllib.request.Request(f"http://127.0.0.1:{serve.port}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -37,20 +36,44 @@ def _token(home, capsys, *args: str) -> str:
 
 
 def test_serve_answers_the_api_shares_one_metrics_endpoint_and_keeps_worker_health(
-        kafka_bootstrap: str, tmp_path, capsys):
+    kafka_bootstrap: str, tmp_path, capsys
+):
     setup = ServeSetup(kafka_bootstrap, tmp_path / "home")
     setup.home.mkdir(parents=True)
     admin, owner = _token(setup.home, capsys, "--admin"), _token(setup.home, capsys, "--owner", "u-1")
     serve = setup.start().wait_until_answering()
     try:
-        status, _ = _request(serve, "POST", "/api/feedback", admin, {
-            "type": "agent_registered", "eventId": "r-1", "agentId": "a-1", "occurredAt": "2026-11-24T09:00:00Z",
-            "archetype": "mentor", "ownerId": "u-1"})
+        status, _ = _request(
+            serve,
+            "POST",
+            "/api/feedback",
+            admin,
+            {
+                "type": "agent_registered",
+                "eventId": "r-1",
+                "agentId": "a-1",
+                "occurredAt": "2026-11-24T09:00:00Z",
+                "archetype": "mentor",
+                "ownerId": "u-1",
+            },
+        )
         assert status == 200
         for i in range(5):
-            status, _ = _request(serve, "POST", "/api/feedback", owner, {
-                "type": "feedback", "eventId": f"f-{i}", "agentId": "a-1", "occurredAt": f"2026-11-24T10:0{i}:00Z",
-                "kind": "thumbs_up", "traits": {"empathy": 1}, "action": "answer"})
+            status, _ = _request(
+                serve,
+                "POST",
+                "/api/feedback",
+                owner,
+                {
+                    "type": "feedback",
+                    "eventId": f"f-{i}",
+                    "agentId": "a-1",
+                    "occurredAt": f"2026-11-24T10:0{i}:00Z",
+                    "kind": "thumbs_up",
+                    "traits": {"empathy": 1},
+                    "action": "answer",
+                },
+            )
             assert status == 200
 
         status, agent = _request(serve, "GET", "/api/agents/a-1", owner)
@@ -59,13 +82,21 @@ def test_serve_answers_the_api_shares_one_metrics_endpoint_and_keeps_worker_heal
         assert _request(serve, "GET", "/api/training-jobs", owner)[0] == 200
 
         # serve's relay publishes what the API recorded
-        serve.wait_until(lambda: any(r.message.headers.get("event-type") == "AgentLearningUpdated"
-                                     for r in read_records(kafka_bootstrap, output_topics(setup.topics))),
-                         "the update published", timeout=60, interval=0.5)
+        serve.wait_until(
+            lambda: any(
+                r.message.headers.get("event-type") == "AgentLearningUpdated"
+                for r in read_records(kafka_bootstrap, output_topics(setup.topics))
+            ),
+            "the update published",
+            timeout=60,
+            interval=0.5,
+        )
 
         metrics = serve.metrics()
-        assert sample(metrics, "agent_learning_http_requests_total",
-                      method="POST", route="/api/feedback", status="200") == 6
+        assert (
+            sample(metrics, "agent_learning_http_requests_total", method="POST", route="/api/feedback", status="200")
+            == 6
+        )
         assert sample(metrics, "agent_learning_relay_published_total") >= 1
         assert sample(metrics, "agent_learning_projection_lag", projection="agent_learning_state") is not None
 

@@ -19,8 +19,18 @@ COLLECTIONS = (STATE, HISTORY, AGGREGATIONS, RELATIONSHIPS)
 
 def stream(n: int, agents: int = 3) -> list[RecordFeedback]:
     kinds = ["thumbs_up", "thumbs_down", "message_copied", "draft_edited"]
-    return [RecordFeedback(f"e{i}", f"a-{i % agents}", T0 + timedelta(minutes=i), kinds[i % 4],
-                           traits={"humor": 0.5}, action="answer", user_id=f"u-{i % 2}") for i in range(n)]
+    return [
+        RecordFeedback(
+            f"e{i}",
+            f"a-{i % agents}",
+            T0 + timedelta(minutes=i),
+            kinds[i % 4],
+            traits={"humor": 0.5},
+            action="answer",
+            user_id=f"u-{i % 2}",
+        )
+        for i in range(n)
+    ]
 
 
 def snapshot_of(store) -> dict:
@@ -66,8 +76,7 @@ def test_a_new_projection_version_is_built_beside_the_live_one_and_swapped_in(sy
     class AgentLearningStateV2(AgentLearningState):
         version = 2
 
-    runner = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models,
-                           [AgentLearningStateV2()])
+    runner = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models, [AgentLearningStateV2()])
     runner.prepare()
     building = [c for c in system.read_models.checkpoints() if c.projection == STATE and c.state != LIVE]
     assert len(building) == 1 and building[0].version == 2

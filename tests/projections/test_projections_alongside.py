@@ -82,7 +82,7 @@ def test_documents_kept_between_batches_give_the_same_read_models(system, tmp_pa
         keeping.keep_documents = 1_000
         events = stream(60, agents=3)
         for start in range(0, 60, 7):
-            system.service.process(events[start:start + 7])
+            system.service.process(events[start : start + 7])
             keeping.catch_up()
         assert keeping._kept  # it did keep some
 

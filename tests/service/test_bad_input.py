@@ -15,26 +15,42 @@ AT = "2026-11-24T10:00:00Z"
 BAD = {
     "malformed JSON": ('{"type": "feedback", "eventId": ', "not valid JSON"),
     "not an object": ("[1, 2]", "must be a JSON object"),
-    "unknown type": (json.dumps({"type": "telepathy", "eventId": "b1", "agentId": "a", "occurredAt": AT}),
-                     "unknown message type 'telepathy'"),
+    "unknown type": (
+        json.dumps({"type": "telepathy", "eventId": "b1", "agentId": "a", "occurredAt": AT}),
+        "unknown message type 'telepathy'",
+    ),
     "unknown kind": (json.dumps(feedback("b2", "a", AT, kind="thumbs_sideways")), "unknown feedback kind"),
-    "missing agentId": (json.dumps({"type": "feedback", "eventId": "b3", "occurredAt": AT, "kind": "thumbs_up"}),
-                        "missing required field 'agentId'"),
-    "missing eventId": (json.dumps({"type": "feedback", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up"}),
-                        "missing required field 'eventId'"),
+    "missing agentId": (
+        json.dumps({"type": "feedback", "eventId": "b3", "occurredAt": AT, "kind": "thumbs_up"}),
+        "missing required field 'agentId'",
+    ),
+    "missing eventId": (
+        json.dumps({"type": "feedback", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up"}),
+        "missing required field 'eventId'",
+    ),
     "time without zone": (json.dumps(feedback("b4", "a", "2026-11-24T10:00:00")), "with a zone"),
     "rating without value": (json.dumps(feedback("b5", "a", AT, kind="rating")), "a rating needs a 'value'"),
     "rating out of range": (json.dumps(feedback("b6", "a", AT, kind="rating", value=6)), "out of range"),
     "attribution out of range": (json.dumps(feedback("b7", "a", AT, traits={"empathy": 1.5})), "out of range"),
     "unknown trait": (json.dumps(feedback("b8", "a", AT, traits={"charisma": 1})), "unknown trait 'charisma'"),
     "unknown action": (json.dumps(feedback("b9", "a", AT, action="dance")), "unknown action 'dance'"),
-    "non-finite number": ('{"type":"feedback","eventId":"b10","agentId":"a","occurredAt":"' + AT +
-                          '","kind":"rating","value":NaN}', "not a number JSON allows"),
+    "non-finite number": (
+        '{"type":"feedback","eventId":"b10","agentId":"a","occurredAt":"' + AT + '","kind":"rating","value":NaN}',
+        "not a number JSON allows",
+    ),
     "boolean as number": (json.dumps(feedback("b11", "a", AT, kind="rating", value=True)), "must be a number"),
-    "unknown archetype": (json.dumps({"type": "agent_registered", "eventId": "b12", "agentId": "a",
-                                      "occurredAt": AT, "archetype": "wizard"}), "unknown archetype"),
-    "config not an object": (json.dumps({"type": "learning_configured", "eventId": "b13", "agentId": "a",
-                                         "occurredAt": AT, "learningConfig": 3}), "must be an object"),
+    "unknown archetype": (
+        json.dumps(
+            {"type": "agent_registered", "eventId": "b12", "agentId": "a", "occurredAt": AT, "archetype": "wizard"}
+        ),
+        "unknown archetype",
+    ),
+    "config not an object": (
+        json.dumps(
+            {"type": "learning_configured", "eventId": "b13", "agentId": "a", "occurredAt": AT, "learningConfig": 3}
+        ),
+        "must be an object",
+    ),
 }
 
 

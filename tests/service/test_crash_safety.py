@@ -42,9 +42,16 @@ def make_stream(path: Path, n: int, agents: int, seed: int = 3) -> set[str]:
     with path.open("w") as f:
         for i in range(n):
             kind = rng.choice(KINDS)
-            message = {"type": "feedback", "eventId": f"e-{i}", "agentId": f"a-{rng.randrange(agents)}",
-                       "occurredAt": to_iso(T0 + timedelta(seconds=i)), "kind": kind,
-                       "traits": {"humor": rng.uniform(-1, 1)}, "action": "answer", "userId": f"u-{i % 7}"}
+            message = {
+                "type": "feedback",
+                "eventId": f"e-{i}",
+                "agentId": f"a-{rng.randrange(agents)}",
+                "occurredAt": to_iso(T0 + timedelta(seconds=i)),
+                "kind": kind,
+                "traits": {"humor": rng.uniform(-1, 1)},
+                "action": "answer",
+                "userId": f"u-{i % 7}",
+            }
             if kind == "rating":
                 message["value"] = rng.randint(1, 5)
             f.write(json.dumps(message) + "\n")
@@ -84,8 +91,11 @@ def test_ingest_and_relay_killed_at_random_lose_and_duplicate_nothing(tmp_path):
         events = logged_events(system)
         assert_recorded_exactly_once(events, ids)
         assert_read_models_equal_a_rebuild(system)
-        expected_messages = [f"{e.originator_id}:{e.originator_version}" for e in events
-                             if isinstance(e, (Agent.PolicyRecalculated, Agent.UpdatesFrozen, Agent.UpdatesUnfrozen))]
+        expected_messages = [
+            f"{e.originator_id}:{e.originator_version}"
+            for e in events
+            if isinstance(e, (Agent.PolicyRecalculated, Agent.UpdatesFrozen, Agent.UpdatesUnfrozen))
+        ]
         published = [m["headers"]["event-id"] for m in read_published(home / "published.jsonl")]
         assert published == expected_messages  # each exactly once, in the order of the log
     finally:

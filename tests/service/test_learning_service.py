@@ -15,8 +15,17 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
 def thumbs(n: int, agent: str = "a-1", start: int = 0, kind: str = "thumbs_up") -> list[RecordFeedback]:
-    return [RecordFeedback(f"{agent}-e{start + i}", agent, T0 + timedelta(seconds=start + i), kind,
-                           traits={"empathy": 1.0}, action="answer") for i in range(n)]
+    return [
+        RecordFeedback(
+            f"{agent}-e{start + i}",
+            agent,
+            T0 + timedelta(seconds=start + i),
+            kind,
+            traits={"empathy": 1.0},
+            action="answer",
+        )
+        for i in range(n)
+    ]
 
 
 def test_feedback_before_registration_registers_the_agent_at_that_time(system):
@@ -51,7 +60,7 @@ def test_two_writers_on_one_agent_never_lose_an_event(home):
     try:
         first.service.process(thumbs(1, start=0))
         second.service.process(thumbs(1, start=1))  # second now caches the agent at version 3
-        first.service.process(thumbs(2, start=2))   # first moves it to version 5 behind second's back
+        first.service.process(thumbs(2, start=2))  # first moves it to version 5 behind second's back
         second.service.process(thumbs(1, start=4))  # conflict → reload → record on top
         agent = bootstrap(Config(home=home)).service.get_agent("a-1")
         assert agent.feedback_count == 5
@@ -98,6 +107,7 @@ def test_a_service_built_twice_on_one_home_sees_the_same_history(home):
     one = bootstrap(Config(home=home))
     one.service.process(thumbs(5))
     one.close()
-    two = LearningService(env={"PERSISTENCE_MODULE": "adapters.eventstore.sqlite",
-                               "SQLITE_DBNAME": str(home / "events.db")})
+    two = LearningService(
+        env={"PERSISTENCE_MODULE": "adapters.eventstore.sqlite", "SQLITE_DBNAME": str(home / "events.db")}
+    )
     assert two.get_agent("a-1").policy_version == 1

@@ -70,8 +70,11 @@ def test_two_writers_on_one_agent_never_lose_an_event_on_mongodb(mongo_config):
 def test_ingest_killed_at_random_on_mongodb_loses_and_duplicates_nothing(tmp_path, mongo_config):
     stream = tmp_path / "stream.jsonl"
     ids = make_stream(stream, n=6_000, agents=100)
-    env = {**os.environ, "AGENT_LEARNING_EVENT_STORE": mongo_config.event_store,
-           "AGENT_LEARNING_READ_MODELS": mongo_config.read_models}
+    env = {
+        **os.environ,
+        "AGENT_LEARNING_EVENT_STORE": mongo_config.event_store,
+        "AGENT_LEARNING_READ_MODELS": mongo_config.read_models,
+    }
     command = [sys.executable, "-m", "adapters.cli.main", "--home", str(mongo_config.home), "ingest", str(stream)]
     # A transaction cut off by SIGKILL holds its locks until the server reaps it (60 s): two kills.
     kills = run_and_kill(command, rounds=2, rng=random.Random(5), env=env)

@@ -14,21 +14,45 @@ AT = "2026-11-24T10:00:00Z"
 def test_a_strong_signal_publishes_agent_learning_updated_with_the_contract_headers(tmp_path, system):
     from adapters.files.jsonl_ingest import ingest_lines
 
-    ingest_lines(system.service, [json.dumps(feedback("e1", "a-1", AT, kind="thumbs_down",
-                                                      traits={"sarcasm": 1.0})).encode()], "t")
+    ingest_lines(
+        system.service,
+        [json.dumps(feedback("e1", "a-1", AT, kind="thumbs_down", traits={"sarcasm": 1.0})).encode()],
+        "t",
+    )
     assert system.relay().relay_all() == 1
     [message] = read_published(system.config.home / "published.jsonl")
     assert message["topic"] == "agent-learning-updates"
     assert message["key"] == "a-1"
-    assert message["headers"] == {"event-id": "agent:a-1:3", "event-type": "AgentLearningUpdated",
-                                  "content-type": "application/json"}
+    assert message["headers"] == {
+        "event-id": "agent:a-1:3",
+        "event-type": "AgentLearningUpdated",
+        "content-type": "application/json",
+    }
     body = message["value"]
     assert body["type"] == "AgentLearningUpdated" and body["eventId"] == "agent:a-1:3"
     assert body["trigger"] == "strong_signal" and body["version"] == 1
-    assert set(body) == {"type", "eventId", "agentId", "version", "trigger", "traits", "learnedTraits",
-                         "actionPolicy", "explorationEpsilon", "confidence", "metrics", "occurredAt"}
-    assert set(body["metrics"]) == {"feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance",
-                                    "blendWeight"}
+    assert set(body) == {
+        "type",
+        "eventId",
+        "agentId",
+        "version",
+        "trigger",
+        "traits",
+        "learnedTraits",
+        "actionPolicy",
+        "explorationEpsilon",
+        "confidence",
+        "metrics",
+        "occurredAt",
+    }
+    assert set(body["metrics"]) == {
+        "feedbackCount",
+        "batchSize",
+        "avgReward",
+        "sentiment",
+        "rewardVariance",
+        "blendWeight",
+    }
     assert body["occurredAt"] == AT
 
 
@@ -44,8 +68,9 @@ def test_the_relay_publishes_nothing_twice_across_restarts(tmp_path, home, capsy
 def test_a_torn_last_line_from_a_crash_is_cut_off_and_republished(tmp_path, system):
     from adapters.files.jsonl_ingest import ingest_lines
 
-    ingest_lines(system.service, [json.dumps(feedback(f"e{i}", "a", AT, kind="thumbs_down")).encode()
-                                  for i in range(2)], "t")
+    ingest_lines(
+        system.service, [json.dumps(feedback(f"e{i}", "a", AT, kind="thumbs_down")).encode() for i in range(2)], "t"
+    )
     system.relay().relay_all()
     path = system.config.home / "published.jsonl"
     text = path.read_text()

@@ -35,9 +35,18 @@ class Api:
         return self.client.put(path, headers=self.auth(token) if token else {}, **kwargs)
 
     def register(self, agent_id: str, owner_id: str, archetype: str = "mentor") -> None:
-        response = self.post("/api/feedback", self.admin, json={
-            "type": "agent_registered", "eventId": f"reg-{agent_id}", "agentId": agent_id,
-            "occurredAt": "2026-11-24T09:00:00Z", "archetype": archetype, "ownerId": owner_id})
+        response = self.post(
+            "/api/feedback",
+            self.admin,
+            json={
+                "type": "agent_registered",
+                "eventId": f"reg-{agent_id}",
+                "agentId": agent_id,
+                "occurredAt": "2026-11-24T09:00:00Z",
+                "archetype": archetype,
+                "ownerId": owner_id,
+            },
+        )
         assert response.status_code == 200, response.text
 
 

@@ -28,8 +28,11 @@ def test_the_root_leads_to_the_list(api):
 
 def test_an_owner_sees_only_their_agents_with_version_confidence_and_state(api):
     for i in range(5):
-        api.post("/api/feedback", api.admin, json=feedback(f"l-{i}", "a-1", f"2026-11-24T10:0{i}:00Z",
-                                                           traits={"empathy": 1}, action="answer"))
+        api.post(
+            "/api/feedback",
+            api.admin,
+            json=feedback(f"l-{i}", "a-1", f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer"),
+        )
     api.register("a-2", "u-a")
     api.post("/api/agents/a-2/freeze", api.admin, json={"reason": "review"})
     _sign_in(api, api.owner_a)

@@ -58,9 +58,13 @@ def test_an_owner_sees_their_agent_as_agent_show_does(api):
     assert (doc["agentId"], doc["ownerId"], doc["archetype"], doc["frozen"]) == ("a-1", "u-a", "mentor", False)
 
 
-@pytest.mark.parametrize("method,path,body", [r for r in AGENT_ROUTES[:3]] + [
-    ("post", "/api/feedback", feedback("f-b", "b-1", "2026-11-24T10:00:00Z")),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [r for r in AGENT_ROUTES[:3]]
+    + [
+        ("post", "/api/feedback", feedback("f-b", "b-1", "2026-11-24T10:00:00Z")),
+    ],
+)
 def test_an_owner_asking_for_another_owners_agent_hears_it_does_not_exist(api, method, path, body):
     path = path.replace("a-1", "b-1")
     other = _call(api, method, path, body, api.owner_a)
@@ -124,39 +128,55 @@ def test_history_lists_the_agents_events_oldest_first(api):
 
 
 def test_an_owner_sets_the_learning_configuration(api):
-    response = api.put("/api/agents/a-1/learning-config", api.owner_a,
-                       json={"profile": "fast", "traitRates": {"humor": 0.1}, "epsilon": 0.02})
+    response = api.put(
+        "/api/agents/a-1/learning-config",
+        api.owner_a,
+        json={"profile": "fast", "traitRates": {"humor": 0.1}, "epsilon": 0.02},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["learningConfig"] == {"profile": "fast", "traitRate": None, "traitRates": {"humor": 0.1},
-                                      "actionRate": None, "epsilon": 0.02}
+    assert body["learningConfig"] == {
+        "profile": "fast",
+        "traitRate": None,
+        "traitRates": {"humor": 0.1},
+        "actionRate": None,
+        "epsilon": 0.02,
+    }
     assert body["effective"]["traitRates"]["humor"] == 0.1
     assert body["effective"]["actionRate"] == 0.08  # the fast profile's
     assert api.get("/api/agents/a-1", api.owner_a).json()["learningConfig"]["profile"] == "fast"
 
 
-@pytest.mark.parametrize("config,field", [
-    ({"actionRate": 0.9}, "actionRate"),
-    ({"epsilon": 0.9}, "epsilon"),
-    ({"traitRates": {"humor": 5.0}}, "traitRates.humor"),
-    ({"traitRate": -1}, "traitRate"),
-])
+@pytest.mark.parametrize(
+    "config,field",
+    [
+        ({"actionRate": 0.9}, "actionRate"),
+        ({"epsilon": 0.9}, "epsilon"),
+        ({"traitRates": {"humor": 5.0}}, "traitRates.humor"),
+        ({"traitRate": -1}, "traitRate"),
+    ],
+)
 def test_a_rate_out_of_bounds_is_422_naming_the_field_and_the_bound(api, config, field):
     response = api.put("/api/agents/a-1/learning-config", api.owner_a, json=config)
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert f"{field}=" in detail and "outside [" in detail
-    assert api.get("/api/agents/a-1", api.owner_a).json()["learningConfig"] == \
-        api.get("/api/agents/a-1", api.admin).json()["learningConfig"]
+    assert (
+        api.get("/api/agents/a-1", api.owner_a).json()["learningConfig"]
+        == api.get("/api/agents/a-1", api.admin).json()["learningConfig"]
+    )
 
 
-@pytest.mark.parametrize("config,named", [
-    ({"profile": "reckless"}, "reckless"),
-    ({"traitRates": {"charm": 0.1}}, "charm"),
-    ({"epsilon": "high"}, "epsilon"),
-    ({"traitRates": [0.1]}, "traitRates"),
-    ({"speed": 1}, "speed"),
-])
+@pytest.mark.parametrize(
+    "config,named",
+    [
+        ({"profile": "reckless"}, "reckless"),
+        ({"traitRates": {"charm": 0.1}}, "charm"),
+        ({"epsilon": "high"}, "epsilon"),
+        ({"traitRates": [0.1]}, "traitRates"),
+        ({"speed": 1}, "speed"),
+    ],
+)
 def test_a_malformed_configuration_is_422_naming_what_is_wrong(api, config, named):
     response = api.put("/api/agents/a-1/learning-config", api.owner_a, json=config)
     assert response.status_code == 422
@@ -184,28 +204,35 @@ def test_feedback_is_idempotent_on_event_id(api):
 
 def test_five_thumbs_up_through_the_api_give_the_worked_example(api):
     for i in range(5):
-        api.post("/api/feedback", api.admin, json=feedback(
-            f"w-{i}", "w-1", f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer"))
+        api.post(
+            "/api/feedback",
+            api.admin,
+            json=feedback(f"w-{i}", "w-1", f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer"),
+        )
     doc = api.get("/api/agents/w-1", api.admin).json()
     assert doc["learnedTraits"]["empathy"] == pytest.approx(0.57)
     assert doc["traits"]["empathy"] == pytest.approx(0.507)
 
 
 def test_feedback_that_is_not_json_is_400(api):
-    response = api.client.post("/api/feedback", content=b"{not json", headers={
-        **api.auth(api.owner_a), "Content-Type": "application/json"})
+    response = api.client.post(
+        "/api/feedback", content=b"{not json", headers={**api.auth(api.owner_a), "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("message,reason", [
-    ({"type": "feedback", "agentId": "a-1", "occurredAt": "2026-11-24T10:00:00Z", "kind": "thumbs_up"}, "eventId"),
-    (feedback("f-1", "a-1", "2026-11-24T10:00:00Z", kind="shrug"), "shrug"),
-    (feedback("f-1", "a-1", "yesterday"), "occurredAt"),
-    (feedback("f-1", "a-1", "2026-11-24T10:00:00Z", traits={"empathy": 3}), "traits.empathy"),
-    ({"type": "gossip", "eventId": "f-1", "agentId": "a-1", "occurredAt": "2026-11-24T10:00:00Z"}, "gossip"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "message,reason",
+    [
+        ({"type": "feedback", "agentId": "a-1", "occurredAt": "2026-11-24T10:00:00Z", "kind": "thumbs_up"}, "eventId"),
+        (feedback("f-1", "a-1", "2026-11-24T10:00:00Z", kind="shrug"), "shrug"),
+        (feedback("f-1", "a-1", "yesterday"), "occurredAt"),
+        (feedback("f-1", "a-1", "2026-11-24T10:00:00Z", traits={"empathy": 3}), "traits.empathy"),
+        ({"type": "gossip", "eventId": "f-1", "agentId": "a-1", "occurredAt": "2026-11-24T10:00:00Z"}, "gossip"),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_feedback_breaking_the_contract_is_422_with_the_reason(api, message, reason):
     response = api.post("/api/feedback", api.owner_a, json=message)
     assert response.status_code == 422
@@ -213,17 +240,28 @@ def test_feedback_breaking_the_contract_is_422_with_the_reason(api, message, rea
 
 
 def test_an_owner_registers_a_new_agent_as_their_own(api):
-    response = api.post("/api/feedback", api.owner_a, json={
-        "type": "agent_registered", "eventId": "r-n", "agentId": "a-2", "occurredAt": "2026-11-24T09:00:00Z"})
+    response = api.post(
+        "/api/feedback",
+        api.owner_a,
+        json={"type": "agent_registered", "eventId": "r-n", "agentId": "a-2", "occurredAt": "2026-11-24T09:00:00Z"},
+    )
     assert response.status_code == 200
     assert api.get("/api/agents/a-2", api.owner_a).json()["ownerId"] == "u-a"
     assert api.get("/api/agents/a-2", api.owner_b).status_code == 404
 
 
 def test_an_owner_may_not_register_an_agent_for_someone_else(api):
-    response = api.post("/api/feedback", api.owner_a, json={
-        "type": "agent_registered", "eventId": "r-x", "agentId": "a-3", "occurredAt": "2026-11-24T09:00:00Z",
-        "ownerId": "u-b"})
+    response = api.post(
+        "/api/feedback",
+        api.owner_a,
+        json={
+            "type": "agent_registered",
+            "eventId": "r-x",
+            "agentId": "a-3",
+            "occurredAt": "2026-11-24T09:00:00Z",
+            "ownerId": "u-b",
+        },
+    )
     assert response.status_code == 403
     assert api.get("/api/agents/a-3", api.admin).status_code == 404
 
@@ -262,15 +300,27 @@ def test_metrics_are_prometheus_text_counting_requests_and_messages(api):
 
 def test_the_openapi_document_lists_every_route(api):
     paths = api.get("/openapi.json").json()["paths"]
-    assert {"/api/agents/{agent_id}", "/api/agents/{agent_id}/history", "/api/agents/{agent_id}/learning-config",
-            "/api/agents/{agent_id}/freeze", "/api/agents/{agent_id}/unfreeze", "/api/feedback",
-            "/api/training-jobs", "/api/models", "/healthz", "/metrics"} <= set(paths)
+    assert {
+        "/api/agents/{agent_id}",
+        "/api/agents/{agent_id}/history",
+        "/api/agents/{agent_id}/learning-config",
+        "/api/agents/{agent_id}/freeze",
+        "/api/agents/{agent_id}/unfreeze",
+        "/api/feedback",
+        "/api/training-jobs",
+        "/api/models",
+        "/healthz",
+        "/metrics",
+    } <= set(paths)
 
 
 def test_tokens_and_feedback_text_are_never_logged(api, caplog):
     caplog.set_level("DEBUG")
-    api.post("/api/feedback", api.owner_a, json=feedback(
-        "f-s", "a-1", "2026-11-24T10:00:00Z", prompt="SECRET-PROMPT", response="SECRET-RESPONSE"))
+    api.post(
+        "/api/feedback",
+        api.owner_a,
+        json=feedback("f-s", "a-1", "2026-11-24T10:00:00Z", prompt="SECRET-PROMPT", response="SECRET-RESPONSE"),
+    )
     api.get("/api/agents/a-1", "wrong-token-SECRET")
     logged = caplog.text
     assert api.owner_a not in logged and "SECRET" not in logged

@@ -24,8 +24,16 @@ from adapters.web.app import create_app
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("AGENT_LEARNING_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHARTS = ["traits", "reward-sentiment", "epsilon", "feedback-volume", "recalculations"]
 
@@ -78,8 +86,9 @@ def server(tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), (f"{CHROMIUM} is missing: install Debian's browser with "
-                                     "`apt-get install -y chromium` (.ci/run does it)")
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium` (.ci/run does it)"
+    )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield launched
@@ -107,7 +116,9 @@ def test_an_owner_signs_in_changes_the_profile_and_sees_it_in_the_history_and_ch
     _sign_in(page, server, token, "/agents")
     assert page.url == f"{server.url}/agents"
     assert page.locator("#agents tr[data-agent]").evaluate_all("rows => rows.map(r => r.dataset.agent)") == [
-        "aria", "sage"]  # owner-1's agents only
+        "aria",
+        "sage",
+    ]  # owner-1's agents only
 
     page.click("a[href='/agents/aria']")
     assert page.url == f"{server.url}/agents/aria"

@@ -20,8 +20,14 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
 def _history(versions: int) -> list[dict]:
-    return [{"version": v, "trigger": "timer" if v % 3 else "strong_signal",
-             "traits": {t: 0.5 + 0.01 * v for t in TRAIT_BOUNDS}} for v in range(1, versions + 1)]
+    return [
+        {
+            "version": v,
+            "trigger": "timer" if v % 3 else "strong_signal",
+            "traits": {t: 0.5 + 0.01 * v for t in TRAIT_BOUNDS},
+        }
+        for v in range(1, versions + 1)
+    ]
 
 
 def _numbers(attribute: str, svg: str) -> list[float]:
@@ -61,8 +67,9 @@ def test_reward_and_sentiment_are_drawn_with_the_freeze_threshold():
 
 
 def test_long_feedback_series_are_averaged_into_buckets():
-    timeline = AgentTimeline(feedback=[FeedbackPoint(T0 + timedelta(seconds=i), (-1.0) ** i, 0.0)
-                                       for i in range(MAX_POINTS * 4)])
+    timeline = AgentTimeline(
+        feedback=[FeedbackPoint(T0 + timedelta(seconds=i), (-1.0) ** i, 0.0) for i in range(MAX_POINTS * 4)]
+    )
     svg = reward_sentiment_svg(timeline)
     assert svg.count('class="reward"') == MAX_POINTS
     assert "reward (mean per point)" in svg
@@ -77,12 +84,18 @@ def test_epsilon_is_a_step_line_extended_to_the_latest_event():
 
 
 def test_feedback_volume_stacks_each_days_kinds():
-    docs = [{"day": "2026-11-23", "kind": "thumbs_up", "count": 3}, {"day": "2026-11-23", "kind": "rating", "count": 1},
-            {"day": "2026-11-24", "kind": "thumbs_up", "count": 2}]
+    docs = [
+        {"day": "2026-11-23", "kind": "thumbs_up", "count": 3},
+        {"day": "2026-11-23", "kind": "rating", "count": 1},
+        {"day": "2026-11-24", "kind": "thumbs_up", "count": 2},
+    ]
     svg = feedback_volume_svg(docs)
     bars = re.findall(r"<title>(\S+) (\S+): (\d+)</title>", svg)
-    assert sorted(bars) == [("2026-11-23", "rating", "1"), ("2026-11-23", "thumbs_up", "3"),
-                            ("2026-11-24", "thumbs_up", "2")]
+    assert sorted(bars) == [
+        ("2026-11-23", "rating", "1"),
+        ("2026-11-23", "thumbs_up", "3"),
+        ("2026-11-24", "thumbs_up", "2"),
+    ]
     assert ">rating 1<" in svg and ">thumbs_up 5<" in svg
     heights = _numbers("height", svg.split("<title>feedback per day by kind</title>")[1])
     assert heights[0] + heights[1] > heights[2]  # the first day's stack is taller
@@ -95,8 +108,13 @@ def test_recalculations_are_counted_by_trigger():
 
 
 def test_without_data_each_chart_says_what_to_do():
-    for html in (trait_chart_svg([]), reward_sentiment_svg(AgentTimeline()), epsilon_svg(AgentTimeline()),
-                 feedback_volume_svg([]), recalculations_svg([])):
+    for html in (
+        trait_chart_svg([]),
+        reward_sentiment_svg(AgentTimeline()),
+        epsilon_svg(AgentTimeline()),
+        feedback_volume_svg([]),
+        recalculations_svg([]),
+    ):
         assert html.startswith('<p class="empty"') and "<svg" not in html
         assert "<code>agent-learning ingest FILE</code>" in html and "<code>POST /api/feedback</code>" in html
 

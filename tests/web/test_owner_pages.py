@@ -14,8 +14,13 @@ def _sign_in(api, token: str):
 
 def _recalculate(api, agent_id: str = "a-1") -> None:
     for i in range(5):
-        api.post("/api/feedback", api.admin, json=feedback(
-            f"p-{agent_id}-{i}", agent_id, f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer"))
+        api.post(
+            "/api/feedback",
+            api.admin,
+            json=feedback(
+                f"p-{agent_id}-{i}", agent_id, f"2026-11-24T10:0{i}:00Z", traits={"empathy": 1}, action="answer"
+            ),
+        )
 
 
 def test_without_a_session_the_page_asks_to_sign_in(api):
@@ -33,8 +38,12 @@ def test_signing_in_sets_an_http_only_strict_session_cookie(api):
 
 
 def test_signing_in_never_redirects_to_another_site(api):
-    for target in ("https://elsewhere.example/", "//elsewhere.example/", "/\\elsewhere.example/",
-                   "/agents\\..\\\\elsewhere.example"):
+    for target in (
+        "https://elsewhere.example/",
+        "//elsewhere.example/",
+        "/\\elsewhere.example/",
+        "/agents\\..\\\\elsewhere.example",
+    ):
         response = api.client.post("/login", data={"token": api.owner_a, "next": target}, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/", target
 
@@ -78,8 +87,9 @@ def test_another_owners_agent_is_not_found(api):
 
 def test_the_configuration_form_needs_the_sessions_csrf_token(api):
     _sign_in(api, api.owner_a)
-    response = api.client.post("/agents/a-1/learning-config", data={"csrf": "forged", "profile": "fast"},
-                               follow_redirects=False)
+    response = api.client.post(
+        "/agents/a-1/learning-config", data={"csrf": "forged", "profile": "fast"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert api.get("/api/agents/a-1", api.owner_a).json()["learningConfig"].get("profile") is None
 
@@ -87,8 +97,9 @@ def test_the_configuration_form_needs_the_sessions_csrf_token(api):
 def test_the_owner_changes_the_configuration_from_the_page(api):
     _sign_in(api, api.owner_a)
     csrf = re.search(r'name="csrf" value="([^"]+)"', api.client.get("/agents/a-1").text).group(1)
-    saved = api.client.post("/agents/a-1/learning-config", data={"csrf": csrf, "profile": "fast", "epsilon": "0.02"},
-                            follow_redirects=False)
+    saved = api.client.post(
+        "/agents/a-1/learning-config", data={"csrf": csrf, "profile": "fast", "epsilon": "0.02"}, follow_redirects=False
+    )
     assert saved.status_code == 303
     assert api.get("/api/agents/a-1", api.owner_a).json()["learningConfig"]["profile"] == "fast"
     rejected = api.client.post("/agents/a-1/learning-config", data={"csrf": csrf, "actionRate": "0.9"})

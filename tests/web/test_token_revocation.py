@@ -28,7 +28,9 @@ def test_tokens_list_names_each_token_by_its_id_and_never_shows_the_secret(home,
     admin_token, admin_id = _create(home, capsys, "--admin")
     listed = _listed(home, capsys)
     assert [(t["id"], t["ownerId"], t["admin"], t["revokedAt"]) for t in listed] == [
-        (owner_id, "u-7", False, None), (admin_id, None, True, None)]
+        (owner_id, "u-7", False, None),
+        (admin_id, None, True, None),
+    ]
     assert main(["--home", str(home), "tokens", "list"]) == 0
     table = capsys.readouterr().out
     assert owner_id in table and "owner u-7" in table and "administrators" in table
@@ -72,8 +74,10 @@ def test_revoking_an_unknown_or_malformed_id_fails_with_the_fix(home, capsys):
 
 def test_a_tokens_file_from_before_revocation_is_upgraded_in_place(tmp_path):
     db = sqlite3.connect(tmp_path / "tokens.db")
-    db.execute("CREATE TABLE api_tokens (token_sha256 TEXT PRIMARY KEY, owner_id TEXT, admin INTEGER NOT NULL,"
-               " created_at TEXT NOT NULL, CHECK ((admin = 1) = (owner_id IS NULL)))")
+    db.execute(
+        "CREATE TABLE api_tokens (token_sha256 TEXT PRIMARY KEY, owner_id TEXT, admin INTEGER NOT NULL,"
+        " created_at TEXT NOT NULL, CHECK ((admin = 1) = (owner_id IS NULL)))"
+    )
     db.commit()
     db.close()
     store = TokenStore.in_home(tmp_path)

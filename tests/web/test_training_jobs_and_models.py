@@ -28,42 +28,78 @@ def _write(home, collection: str, rows: dict[str, dict]) -> None:
         if checkpoint is None:  # the batch loop's projection is not registered in this build
             checkpoint = store.start_generation(collection, 1, [Collection(collection, indexes=(("agentId",),))])
             store.activate(collection, checkpoint.generation)
-        store.commit(collection, checkpoint.generation, {collection: rows},
-                     position=checkpoint.position, expected_position=checkpoint.position)
+        store.commit(
+            collection,
+            checkpoint.generation,
+            {collection: rows},
+            position=checkpoint.position,
+            expected_position=checkpoint.position,
+        )
     finally:
         system.close()
 
 
 def _job(job_id: str, created: str, agent_id: str | None = None, archetype: str | None = None, **extra) -> dict:
-    doc = {"jobId": job_id, "datasetId": f"ds-{job_id}", "status": "completed", "createdAt": created,
-           "startedAt": created, "finishedAt": created, "retries": 0, "modelOutputId": f"m-{job_id}", **extra}
+    doc = {
+        "jobId": job_id,
+        "datasetId": f"ds-{job_id}",
+        "status": "completed",
+        "createdAt": created,
+        "startedAt": created,
+        "finishedAt": created,
+        "retries": 0,
+        "modelOutputId": f"m-{job_id}",
+        **extra,
+    }
     doc.update({k: v for k, v in (("agentId", agent_id), ("archetype", archetype)) if v is not None})
     return doc
 
 
-def _model(model_id: str, created: str, version: int, aliases: list[str], agent_id: str | None = None,
-           archetype: str | None = None) -> dict:
-    doc = {"modelId": model_id, "version": version, "datasetId": "ds-1", "baseModel": "HuggingFaceTB/SmolLM2-135M",
-           "jobId": f"j-{model_id}", "metrics": {"heldoutLossAfter": 1.5}, "adapterDir": f"/models/{model_id}",
-           "aliases": aliases, "createdAt": created}
+def _model(
+    model_id: str,
+    created: str,
+    version: int,
+    aliases: list[str],
+    agent_id: str | None = None,
+    archetype: str | None = None,
+) -> dict:
+    doc = {
+        "modelId": model_id,
+        "version": version,
+        "datasetId": "ds-1",
+        "baseModel": "HuggingFaceTB/SmolLM2-135M",
+        "jobId": f"j-{model_id}",
+        "metrics": {"heldoutLossAfter": 1.5},
+        "adapterDir": f"/models/{model_id}",
+        "aliases": aliases,
+        "createdAt": created,
+    }
     doc.update({k: v for k, v in (("agentId", agent_id), ("archetype", archetype)) if v is not None})
     return doc
 
 
 @pytest.fixture
 def batch_rows(api, home):
-    _write(home, JOBS, {
-        "j-a1": _job("j-a1", "2026-11-23T03:00:00Z", agent_id="a-1"),
-        "j-a2": _job("j-a2", "2026-11-24T03:00:00Z", agent_id="a-1", status="failed", retries=2),
-        "j-b1": _job("j-b1", "2026-11-24T03:30:00Z", agent_id="b-1"),
-        "j-m": _job("j-m", "2026-11-24T04:00:00Z", archetype="mentor"),
-    })
-    _write(home, MODELS, {
-        "m-a1": _model("m-a1", "2026-11-23T04:00:00Z", 1, ["champion"], agent_id="a-1"),
-        "m-a2": _model("m-a2", "2026-11-24T04:00:00Z", 2, ["challenger"], agent_id="a-1"),
-        "m-b1": _model("m-b1", "2026-11-24T04:00:00Z", 1, ["champion"], agent_id="b-1"),
-        "m-m": _model("m-m", "2026-11-24T05:00:00Z", 1, ["champion"], archetype="mentor"),
-    })
+    _write(
+        home,
+        JOBS,
+        {
+            "j-a1": _job("j-a1", "2026-11-23T03:00:00Z", agent_id="a-1"),
+            "j-a2": _job("j-a2", "2026-11-24T03:00:00Z", agent_id="a-1", status="failed", retries=2),
+            "j-b1": _job("j-b1", "2026-11-24T03:30:00Z", agent_id="b-1"),
+            "j-m": _job("j-m", "2026-11-24T04:00:00Z", archetype="mentor"),
+        },
+    )
+    _write(
+        home,
+        MODELS,
+        {
+            "m-a1": _model("m-a1", "2026-11-23T04:00:00Z", 1, ["champion"], agent_id="a-1"),
+            "m-a2": _model("m-a2", "2026-11-24T04:00:00Z", 2, ["challenger"], agent_id="a-1"),
+            "m-b1": _model("m-b1", "2026-11-24T04:00:00Z", 1, ["champion"], agent_id="b-1"),
+            "m-m": _model("m-m", "2026-11-24T05:00:00Z", 1, ["champion"], archetype="mentor"),
+        },
+    )
     return api
 
 
@@ -127,17 +163,28 @@ def test_rows_recorded_by_the_batch_loop_reach_the_api_and_the_page(api, home, t
     now = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
     system = bootstrap(Config(home=home))
     try:
-        system.service.save(TrainingJob.queue("job-real", agent_id="a-1", archetype=None, dataset_id="ds-real",
-                                              period="2026-W48", now=now))
+        system.service.save(
+            TrainingJob.queue(
+                "job-real", agent_id="a-1", archetype=None, dataset_id="ds-real", period="2026-W48", now=now
+            )
+        )
         model_id = register_trained_model(
-            system, scope_agent_id="a-1", scope_archetype=None, adapter_dir=tmp_path / "adapter",
-            base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset_id="ds-real", job_id="job-real",
-            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20}, now=now)
+            system,
+            scope_agent_id="a-1",
+            scope_archetype=None,
+            adapter_dir=tmp_path / "adapter",
+            base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+            dataset_id="ds-real",
+            job_id="job-real",
+            metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20},
+            now=now,
+        )
     finally:
         system.close()
     jobs = api.get("/api/training-jobs", api.owner_a).json()
     assert [(j["jobId"], j["agentId"], j["status"], j["datasetId"]) for j in jobs] == [
-        ("job-real", "a-1", "pending", "ds-real")]
+        ("job-real", "a-1", "pending", "ds-real")
+    ]
     assert api.get("/api/training-jobs", api.owner_b).json() == []
     models = api.get("/api/models", api.owner_a).json()
     assert [(m["modelId"], m["aliases"]) for m in models] == [(model_id, ["champion"])]
