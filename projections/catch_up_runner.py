@@ -5,10 +5,16 @@ checkpoint are committed together, so a crash at any point resumes exactly where
 the last commit left off. A projection whose code version differs from the
 stored one is rebuilt into a new generation beside the live one, which readers
 keep using until the new one has caught up and is swapped in (blue/green).
+
+A projection that raises while applying an event is stopped just before that event (what
+came before it in the batch is applied again and committed), with the error kept
+(`failures`, `status()`, and so `projections status` and `/healthz`), while the others go
+on. A new runner (a restart, after the fix) tries again from its checkpoint.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -24,6 +30,9 @@ from projections.model_versions import ModelVersions
 from projections.projection import Projection, View
 from projections.read_model_store import BUILDING, LIVE, Checkpoint, CheckpointMoved, ReadModelStore
 from projections.training_jobs import TrainingJobs
+
+FAILED = "failed"  # a state `status()` reports; never stored
+log = logging.getLogger(__name__)
 
 
 def all_projections() -> list[Projection]:
@@ -47,6 +56,7 @@ class ProjectionStatus:
     state: str
     position: int
     head: int
+    error: str | None = None  # why it stopped, when its state is FAILED
 
     @property
     def lag(self) -> int:
@@ -55,6 +65,19 @@ class ProjectionStatus:
 
 class UnknownProjection(LookupError):
     pass
+
+
+@frozen
+class ProjectionFailure:
+    position: int  # the notification it could not apply
+    error: str
+
+    def describe(self, projection: str) -> str:
+        return f"projection {projection} stopped at notification {self.position}: {self.error}"
+
+
+class ProjectionFailed(RuntimeError):
+    """A rebuild could not finish: a projection failed (the live read models are left as they were)."""
 
 
 Progress = Callable[[str, int, int], None]  # (projection, position, head)
@@ -82,6 +105,7 @@ class CatchUpRunner:
         # so that nobody else can have written them since.
         self.keep_documents = 0
         self._kept: dict[tuple[str, int], tuple[int, View]] = {}
+        self.failures: dict[tuple[str, int], ProjectionFailure] = {}  # (projection, generation) → why
 
     # -------------------------------------------------------------- lifecycle
 
@@ -115,6 +139,9 @@ class CatchUpRunner:
                 projection = self.projections[name]
                 self.store.start_generation(name, projection.version, projection.collections)
         self.catch_up(progress)
+        failed = [failure.describe(name) for (name, _), failure in self.failures.items() if name in names]
+        if failed:
+            raise ProjectionFailed("; ".join(failed) + " (the live read models are unchanged)")
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Applies everything recorded so far; returns how many notifications were read."""
@@ -135,7 +162,11 @@ class CatchUpRunner:
         projection, whose documents stay in its `View` until the batch ends. Then each
         projection commits its documents and its new position in one transaction.
         """
-        checkpoints = [c for c in self.store.checkpoints() if c.projection in self.projections]
+        checkpoints = [
+            c
+            for c in self.store.checkpoints()
+            if c.projection in self.projections and (c.projection, c.generation) not in self.failures
+        ]
         if not checkpoints:
             return 0
         start = min(c.position for c in checkpoints) + 1
@@ -156,6 +187,10 @@ class CatchUpRunner:
             if not page:
                 break
         for checkpoint, view in zip(checkpoints, views):
+            failure = self.failures.get((checkpoint.projection, checkpoint.generation))
+            if failure is not None:  # stopped in this batch: commit what came before the event
+                self._commit_before(checkpoint, failure)
+                continue
             if last <= checkpoint.position:  # nothing new for it: its kept documents stay as they were
                 if self.keep_documents:
                     self._kept[(checkpoint.projection, checkpoint.generation)] = (checkpoint.position, view)
@@ -178,6 +213,36 @@ class CatchUpRunner:
         self._activate_caught_up()
         return read
 
+    def _commit_before(self, checkpoint: Checkpoint, failure: ProjectionFailure) -> None:
+        """Applies the notifications up to the one that failed again, in a fresh view, and commits them."""
+        if failure.position <= checkpoint.position + 1:
+            return
+        view = View(self.store, checkpoint.projection, checkpoint.generation)
+        saved, self.failures = self.failures, {}
+        try:
+            start = checkpoint.position + 1
+            while start < failure.position:
+                page = self.recorder.select_notifications(
+                    start=start, limit=min(self.page_size, failure.position - start), stop=failure.position - 1
+                )
+                if not page:
+                    break
+                self._apply_page([checkpoint], [view], page)
+                if self.failures:  # not the same as the first time: leave it where it was
+                    return
+                start = page[-1].id + 1
+            self.store.commit(
+                checkpoint.projection,
+                checkpoint.generation,
+                view.changes(),
+                position=failure.position - 1,
+                expected_position=checkpoint.position,
+            )
+        except CheckpointMoved:
+            pass
+        finally:
+            self.failures = saved
+
     def _view(self, checkpoint: Checkpoint) -> View:
         kept = self._kept.pop((checkpoint.projection, checkpoint.generation), None)
         if kept is not None and kept[0] == checkpoint.position:
@@ -192,20 +257,30 @@ class CatchUpRunner:
         decoded: dict[int, Any] = {}  # each notification decoded once, whichever projections read it
         to_domain_event = self.mapper.to_domain_event
         for checkpoint, view in zip(checkpoints, views):
+            key = (checkpoint.projection, checkpoint.generation)
+            if key in self.failures:
+                continue
             projection = self.projections[checkpoint.projection]
             topics, position = projection.topics, checkpoint.position
             events = []
-            for notification in page:
-                if notification.topic in topics and notification.id > position:
-                    event = decoded.get(notification.id)
-                    if event is None:
-                        event = decoded[notification.id] = to_domain_event(notification)
-                    events.append(event)
-            if events:
-                projection.prefetch(events, view)
-                apply = projection.apply
-                for event in events:
-                    apply(event, view)
+            at = page[0].id
+            try:
+                for notification in page:
+                    if notification.topic in topics and notification.id > position:
+                        at = notification.id  # decoding may fail too
+                        event = decoded.get(notification.id)
+                        if event is None:
+                            event = decoded[notification.id] = to_domain_event(notification)
+                        events.append((notification.id, event))
+                if events:
+                    projection.prefetch([event for _, event in events], view)
+                    apply = projection.apply
+                    for notification_id, event in events:
+                        at = notification_id  # where it stopped, should it fail here
+                        apply(event, view)
+            except Exception as error:  # this projection stops; the others go on
+                self.failures[key] = ProjectionFailure(at, f"{type(error).__name__}: {str(error)[:300]}")
+                log.exception(self.failures[key].describe(checkpoint.projection))
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -227,9 +302,17 @@ class CatchUpRunner:
         result = []
         for c in sorted(self.store.checkpoints(), key=lambda c: (c.projection, c.generation)):
             code = self.projections.get(c.projection)
+            failure = self.failures.get((c.projection, c.generation))
             result.append(
                 ProjectionStatus(
-                    c.projection, c.generation, c.version, code.version if code else -1, c.state, c.position, head
+                    c.projection,
+                    c.generation,
+                    c.version,
+                    code.version if code else -1,
+                    FAILED if failure else c.state,
+                    c.position,
+                    head,
+                    failure.describe(c.projection) if failure else None,
                 )
             )
         return result

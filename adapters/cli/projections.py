@@ -7,15 +7,28 @@ import sys
 import time
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_OK, Progress
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, Progress
 
 
 def cmd_projections_status(system: System, args: argparse.Namespace) -> int:
-    system.projections.prepare()
+    # Catching up first, as every command does, is what finds a projection that cannot go on.
+    system.projections.catch_up()
     print(f"{'projection':<30} {'gen':>4} {'version':>8} {'state':<9} {'position':>10} {'lag':>8}")
+    failed = []
     for s in system.projections.status():
         note = "" if s.version == s.code_version else f"  (code is at version {s.code_version})"
         print(f"{s.projection:<30} {s.generation:>4} {s.version:>8} {s.state:<9} {s.position:>10} {s.lag:>8}{note}")
+        if s.error:
+            failed.append(s.error)
+    for error in failed:
+        print(f"  {error}", file=sys.stderr)
+    if failed:
+        print(
+            "  the other projections go on; fix the cause (the worker's log has the traceback), then restart "
+            "or rebuild",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -83,6 +83,15 @@ class ProjectionsWorker(Worker):
         finally:
             self._report_lag()
 
+    def health(self) -> dict:
+        """Not ok while a projection has stopped on an event it cannot apply (the others go on)."""
+        report = super().health()
+        failures = list(self.system.projections.failures.items())  # read from the HTTP thread
+        if failures:
+            report["ok"] = False
+            report["failedProjections"] = [f.describe(name) for (name, _), f in failures]
+        return report
+
     def _report_lag(self) -> None:
         for status in self.system.projections.status():
             self.metrics.projection_lag.labels(status.projection).set(status.lag)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from adapters.files.jsonl_ingest import ingest_lines
+from adapters.observability.metrics import ServiceMetrics
+from adapters.worker.workers import ProjectionsWorker
 from domain.commands import RecordFeedback
 from projections.agent_feedback_aggregations import AGGREGATIONS
 from projections.agent_learning_state import STATE, AgentLearningState
 from projections.agent_policy_history import HISTORY
 from projections.agent_queries import agents_due_for_tick
 from projections.agent_relationship_strength import RELATIONSHIPS
-from projections.catch_up_runner import CatchUpRunner
+from projections.catch_up_runner import FAILED, CatchUpRunner, ProjectionFailed
+from projections.dead_letters import DEAD_LETTERS
 from projections.read_model_store import LIVE, Condition
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
@@ -108,3 +114,32 @@ def test_the_tick_query_finds_agents_with_pending_feedback_older_than_five_minut
     assert agents_due_for_tick(system.read_models, T0 + timedelta(minutes=5), DEFAULT_SETTINGS) == ["a-0"]
     # idle for more than 40 minutes since the last activity (10:01): skipped
     assert agents_due_for_tick(system.read_models, T0 + timedelta(minutes=42), DEFAULT_SETTINGS) == []
+
+
+def test_a_projection_that_cannot_apply_an_event_stops_there_and_the_others_go_on(system):
+    """A history recorded before the boundary normalised times (year 1 at +14:00 has no UTC equivalent):
+    the projections that format it stop at it and say why; the rest reach the head."""
+    system.service.process([RecordFeedback("g1", "a", T0, kind="thumbs_up")])
+    ancient = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    system.service.process([RecordFeedback("x1", "x", ancient, kind="thumbs_up")])
+    ingest_lines(system.service, [b"not json"], "test")  # a dead letter after it
+    head = system.service.recorder.max_notification_id()
+
+    system.projections.catch_up()
+
+    status = {s.projection: s for s in system.projections.status()}
+    failed = {name for name, s in status.items() if s.state == FAILED}
+    assert STATE in failed
+    assert status[DEAD_LETTERS].state == "live" and status[DEAD_LETTERS].position == head
+    assert len(system.read_models.find(DEAD_LETTERS)) == 1
+    assert "stopped at notification" in status[STATE].error and "OverflowError" in status[STATE].error
+    stopped_at = int(status[STATE].error.split("stopped at notification ")[1].split(":")[0])
+    assert status[STATE].position == stopped_at - 1 < head  # up to the event it cannot apply
+    assert system.read_models.get(STATE, "a")["feedbackCount"] == 1  # what came before it stands
+
+    health = ProjectionsWorker(system, ServiceMetrics()).health()
+    assert health["ok"] is False
+    assert any(STATE in line for line in health["failedProjections"])
+
+    with pytest.raises(ProjectionFailed, match="the live read models are unchanged"):
+        system.projections.rebuild([STATE])
