@@ -23,6 +23,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from domain.catalogue import DEFAULT_ARCHETYPE
 from domain.commands import (
     ConfigureLearning,
     EndSession,
@@ -213,7 +214,7 @@ class Agent(TextIdAggregate):
 
     @classmethod
     def register(cls, command: RegisterAgent, settings: LearningSettings) -> Agent:
-        archetype = settings.archetype(command.archetype)
+        archetype = settings.archetype(command.archetype or DEFAULT_ARCHETYPE)
         config, caps = cap_event_config(command.config or LearningConfig(), settings)
         agent = cls(
             agent_id=command.agent_id,
@@ -281,14 +282,21 @@ class Agent(TextIdAggregate):
     # ----------------------------------------------------------------- commands
 
     def amend_registration(self, command: RegisterAgent, settings: LearningSettings) -> str:
-        """A registration for an agent that already exists (say, auto-registered by early feedback)."""
+        """A registration for an agent that already exists (say, auto-registered by early feedback).
+
+        It changes what it names and keeps what it leaves out: no archetype keeps the archetype
+        and its priors, no owner keeps the owner."""
         if self._seen(command.event_id):
             return DUPLICATE
-        archetype = settings.archetype(command.archetype)
+        if command.archetype is None:
+            archetype_name, priors = self.archetype, dict(self.priors)
+        else:
+            archetype = settings.archetype(command.archetype)
+            archetype_name, priors = archetype.name, dict(archetype.trait_priors)
         self._amended(
-            archetype=archetype.name,
-            owner_id=command.owner_id,
-            priors=dict(archetype.trait_priors),
+            archetype=archetype_name,
+            owner_id=command.owner_id if command.owner_id is not None else self.owner_id,
+            priors=priors,
             occurred_at=command.occurred_at,
             event_id=command.event_id,
         )

@@ -49,6 +49,8 @@ def _archetype(name: str, traits: dict[str, float], actions: dict[str, float]) -
     return Archetype(name, MappingProxyType(traits), MappingProxyType(actions))
 
 
+DEFAULT_ARCHETYPE = "default"  # an agent registered without one, or by its first feedback
+
 ARCHETYPES: Mapping[str, Archetype] = MappingProxyType(
     {
         "default": _archetype(

@@ -15,8 +15,8 @@ class RegisterAgent:
     event_id: str | None
     agent_id: str
     occurred_at: datetime
-    archetype: str = "default"
-    owner_id: str | None = None
+    archetype: str | None = None  # None: "default" for a new agent; an amendment keeps the current one
+    owner_id: str | None = None  # None: none for a new agent; an amendment keeps the current owner
     config: LearningConfig | None = None
 
 

@@ -41,6 +41,10 @@ class LearningSettings:
     epsilon: float = 0.02
     epsilon_bounds: RateBounds = RateBounds(0.005, 0.10)
 
+    # What a message's `occurredAt` may be: a UTC year in this range (inclusive). A time far outside it
+    # is a producer's bug, and near the ends of the calendar it cannot even be converted to UTC.
+    accepted_years: tuple[int, int] = (2000, 2100)
+
     # Recording (section 3) and the freeze (sections 4, 7).
     sentiment_alpha: float = 0.1
     freeze_threshold: float = -0.5

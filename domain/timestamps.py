@@ -16,6 +16,15 @@ def to_iso(moment: datetime | None) -> str | None:
     return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
+def parse_utc(text: str) -> datetime:
+    """`parse_iso`, converted to UTC; ValueError for a time that has no UTC equivalent (year 1 at +14:00)."""
+    moment = parse_iso(text)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time {text!r} is outside the calendar once converted to UTC") from None
+
+
 def parse_iso(text: str) -> datetime:
     """Parses an ISO-8601 time that names its zone; a time without a zone is ambiguous and refused."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -3,6 +3,14 @@
 Every way a message can be wrong gets a reason a person can act on; nothing is
 guessed. Learning rates that are out of bounds are *not* rejected here: a
 configuration arriving by event is capped by the domain, which records the cap.
+
+What is accepted (docs/operations.md, "What the service accepts"): a JSON object, nested
+at most MAX_DEPTH deep; every field of the type the contract gives (a list where an object
+belongs is bad input, even an empty one); numbers finite and within ±MAX_NUMBER; strings
+valid Unicode (no lone surrogates); ids at most MAX_ID characters, without control
+characters, and an `agentId` without `/`; texts (prompt, response) at most MAX_TEXT
+characters; `occurredAt` with a zone, stored in UTC, in the years
+`LearningSettings.accepted_years`. A reason quotes at most SHOWN characters of a bad value.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,7 +34,14 @@ from domain.commands import (
 from domain.learning_config import PROFILES, LearningConfig
 from domain.rewards import RATING
 from domain.settings import LearningSettings
-from domain.timestamps import parse_iso
+from domain.timestamps import parse_utc
+
+MAX_DEPTH = 64
+MAX_NUMBER = 1e15
+MAX_ID = 256
+MAX_TEXT = 200_000
+SHOWN = 200
+ID_FIELDS = ("eventId", "agentId", "ownerId", "userId", "sessionId", "interactionId", "activity")
 
 
 class BadMessage(ValueError):
@@ -34,6 +50,20 @@ class BadMessage(ValueError):
     def __init__(self, reason: str, agent_id: str | None = None):
         super().__init__(reason)
         self.agent_id = agent_id
+
+
+def shown(value: Any) -> str:
+    """A value as a reason quotes it: its repr, cut to SHOWN characters."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # nested too deeply, or an int too long to print
+        return f"a {type(value).__name__}"
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text):,} characters)"
+
+
+def _cut(text: str) -> str:
+    """An error's own words, cut to SHOWN characters."""
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}…"
 
 
 def _no_constants(name: str) -> Any:
@@ -47,15 +77,54 @@ def _text(message: dict, name: str, *, required: bool) -> str | None:
             raise BadMessage(f"missing required field {name!r}")
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise BadMessage(f"field {name!r} must be a non-empty string, got {value!r}")
+        raise BadMessage(f"field {name!r} must be a non-empty string, got {shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadMessage(f"field {name!r} is not valid Unicode (a lone surrogate such as \\ud800)") from None
+    if name in ID_FIELDS:
+        if len(value) > MAX_ID:
+            raise BadMessage(f"field {name!r} is {len(value):,} characters long; an id has at most {MAX_ID}")
+        if not value.isprintable():
+            raise BadMessage(f"field {name!r} = {shown(value)} contains control characters")
+        if name == "agentId" and "/" in value:
+            raise BadMessage(f"field 'agentId' = {shown(value)} contains '/'; agent ids cannot (they are URL paths)")
+    elif len(value) > MAX_TEXT:
+        raise BadMessage(f"field {name!r} is {len(value):,} characters long; at most {MAX_TEXT:,} are kept")
+    return value
+
+
+def _name(message: dict, name: str, known: Any, what: str, default: str | None = None) -> str | None:
+    """A field naming one of `known` (a kind, an archetype, an action): a string, and a known one."""
+    value = message.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadMessage(f"field {name!r} must be a string naming the {what}, got {shown(value)}")
+    if value not in known:
+        raise BadMessage(f"unknown {what} {shown(value)}; expected one of: {', '.join(known)}")
+    return value
+
+
+def _object(message: dict, name: str, what: str) -> dict:
+    """An optional object field: absent or null is empty; anything but an object is bad input."""
+    value = message.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMessage(f"field {name!r} must be an object of {what}, got {shown(value)}")
     return value
 
 
 def _number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadMessage(f"field {name!r} must be a number, got {value!r}")
+        raise BadMessage(f"field {name!r} must be a number, got {shown(value)}")
+    if isinstance(value, int) and abs(value) > MAX_NUMBER:
+        raise BadMessage(f"field {name!r} is a {len(str(abs(value))):,}-digit number; at most ±{MAX_NUMBER:g}")
     if not math.isfinite(value):
         raise BadMessage(f"field {name!r} must be finite, got {value!r}")
+    if abs(value) > MAX_NUMBER:
+        raise BadMessage(f"field {name!r} = {value:g} is too large; at most ±{MAX_NUMBER:g}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise BadMessage(f"field {name!r} = {value} is out of range [{low}, {high}]")
     return float(value)
@@ -67,16 +136,20 @@ def _optional_number(value: Any, name: str) -> float | None:
 
 def _learning_config(value: Any, name: str, settings: LearningSettings) -> LearningConfig:
     if not isinstance(value, dict):
-        raise BadMessage(f"field {name!r} must be an object, got {value!r}")
+        raise BadMessage(f"field {name!r} must be an object, got {shown(value)}")
     profile = value.get("profile")
-    if profile is not None and profile not in PROFILES:
-        raise BadMessage(f"{name}.profile {profile!r} is unknown; choose one of: {', '.join(PROFILES)}")
-    trait_rates = value.get("traitRates") or {}
+    if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
+        raise BadMessage(f"{name}.profile {shown(profile)} is unknown; choose one of: {', '.join(PROFILES)}")
+    trait_rates = value.get("traitRates")
+    if trait_rates is None:
+        trait_rates = {}
     if not isinstance(trait_rates, dict):
-        raise BadMessage(f"{name}.traitRates must be an object of trait → rate")
+        raise BadMessage(f"{name}.traitRates must be an object of trait → rate, got {shown(trait_rates)}")
     for trait, rate in trait_rates.items():
         if trait not in settings.traits:
-            raise BadMessage(f"{name}.traitRates names unknown trait {trait!r}; known: {', '.join(settings.traits)}")
+            raise BadMessage(
+                f"{name}.traitRates names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}"
+            )
         _number(rate, f"{name}.traitRates.{trait}")
     return LearningConfig(
         profile=profile,
@@ -88,9 +161,9 @@ def _learning_config(value: Any, name: str, settings: LearningSettings) -> Learn
 
 
 def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedback:
-    kind = _text(m, "kind", required=True)
-    if kind not in settings.rewards.rules:
-        raise BadMessage(f"unknown feedback kind {kind!r}; expected one of: {', '.join(settings.rewards.kinds)}")
+    if m.get("kind") is None:
+        raise BadMessage("missing required field 'kind'")
+    kind = _name(m, "kind", settings.rewards.kinds, "feedback kind")
     value = m.get("value")
     if kind == RATING:
         if value is None:
@@ -98,16 +171,12 @@ def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedba
         value = _number(value, "value", 1, 5)
     elif value is not None:
         value = _number(value, "value")
-    traits = m.get("traits") or {}
-    if not isinstance(traits, dict):
-        raise BadMessage("field 'traits' must be an object of trait → attribution in [-1, 1]")
+    traits = _object(m, "traits", "trait → attribution in [-1, 1]")
     for trait, attribution in traits.items():
         if trait not in settings.traits:
-            raise BadMessage(f"traits names unknown trait {trait!r}; known: {', '.join(settings.traits)}")
+            raise BadMessage(f"traits names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}")
         _number(attribution, f"traits.{trait}", -1, 1)
-    action = m.get("action")
-    if action is not None and action not in settings.actions:
-        raise BadMessage(f"unknown action {action!r}; expected one of: {', '.join(settings.actions)}")
+    action = _name(m, "action", settings.actions, "action")
     return RecordFeedback(
         **common,
         kind=kind,
@@ -123,9 +192,8 @@ def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedba
 
 
 def _registered(m: dict, common: dict, settings: LearningSettings) -> RegisterAgent:
-    archetype = m.get("archetype") or "default"
-    if archetype not in settings.archetypes:
-        raise BadMessage(f"unknown archetype {archetype!r}; expected one of: {', '.join(settings.archetypes)}")
+    # Left out, it is left as it is: "default" for a new agent, the current one for a known agent.
+    archetype = _name(m, "archetype", settings.archetypes, "archetype")
     config = m.get("learningConfig")
     return RegisterAgent(
         **common,
@@ -149,6 +217,20 @@ def _activity(m: dict, common: dict, settings: LearningSettings) -> RecordActivi
     return RecordActivity(**common, activity=_text(m, "activity", required=False) or "conversation")
 
 
+def _occurred_at(message: dict, settings: LearningSettings) -> datetime:
+    text = _text(message, "occurredAt", required=True)
+    try:
+        moment = parse_utc(text)
+    except ValueError as error:
+        raise BadMessage(
+            f"field 'occurredAt' is not an ISO-8601 time with a zone in the calendar: {_cut(str(error))}"
+        ) from None
+    first, last = settings.accepted_years
+    if not first <= moment.year <= last:
+        raise BadMessage(f"field 'occurredAt' = {shown(text)} is outside the accepted years {first}–{last} (in UTC)")
+    return moment
+
+
 PARSERS: dict[str, Callable[[dict, dict, LearningSettings], AgentCommand]] = {
     "agent_registered": _registered,
     "feedback": _feedback,
@@ -159,12 +241,18 @@ PARSERS: dict[str, Callable[[dict, dict, LearningSettings], AgentCommand]] = {
 
 
 def parse_message(raw: bytes | str, settings: LearningSettings) -> AgentCommand:
-    """Parses one message; raises BadMessage with the reason."""
+    """Parses one message; raises BadMessage with the reason, and nothing else, whatever `raw` holds."""
     try:
-        message = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        message = _parse_slowly(raw)  # the standard library's messages say more about what is wrong
-    return _command(message, settings)
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = _parse_slowly(raw)  # the standard library's messages say more about what is wrong
+        _check_depth(message)
+        return _command(message, settings)
+    except BadMessage:
+        raise
+    except Exception as error:  # a case the checks above missed: this message is bad, not the batch
+        raise BadMessage(f"could not be read ({type(error).__name__}: {_cut(str(error))})") from error
 
 
 def _parse_slowly(raw: bytes | str) -> Any:
@@ -172,23 +260,40 @@ def _parse_slowly(raw: bytes | str) -> Any:
         return json.loads(raw, parse_constant=_no_constants)
     except BadMessage:
         raise
+    except RecursionError:
+        raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise BadMessage(f"not valid JSON: {error}") from None
+        raise BadMessage(f"not valid JSON: {_cut(str(error))}") from None
+
+
+def _check_depth(value: Any) -> None:
+    """Refuses nesting deeper than MAX_DEPTH (iteratively: a deep value must not exhaust the stack)."""
+    level = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return
+    raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels")
 
 
 def _command(message: Any, settings: LearningSettings) -> AgentCommand:
     if not isinstance(message, dict):
         raise BadMessage(f"a message must be a JSON object, got {type(message).__name__}")
-    agent_id = message.get("agentId") if isinstance(message.get("agentId"), str) else None
+    try:  # the agent a rejection is filed under, when its id is one that could be stored
+        agent_id = _text(message, "agentId", required=True)
+    except BadMessage:
+        agent_id = None
     try:
         kind = message.get("type")
-        if kind not in PARSERS:
-            raise BadMessage(f"unknown message type {kind!r}; expected one of: {', '.join(PARSERS)}")
-        occurred_at_text = _text(message, "occurredAt", required=True)
-        try:
-            occurred_at = parse_iso(occurred_at_text)
-        except ValueError as error:
-            raise BadMessage(f"field 'occurredAt' is not an ISO-8601 time with a zone: {error}") from None
+        if not isinstance(kind, str) or kind not in PARSERS:
+            raise BadMessage(f"unknown message type {shown(kind)}; expected one of: {', '.join(PARSERS)}")
+        occurred_at = _occurred_at(message, settings)
         common = {
             "event_id": _text(message, "eventId", required=True),
             "agent_id": _text(message, "agentId", required=True),

@@ -11,6 +11,7 @@ or applied twice.
 from __future__ import annotations
 
 import base64
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -39,6 +40,11 @@ from domain.dead_letter import DeadLetter
 from domain.settings import DEFAULT_SETTINGS, LearningSettings
 
 SNAPSHOT_INTERVAL = 200
+# What a message's own content can raise deep inside a decision or a save (a value no check
+# foresaw): that message is dead-lettered, alone. A store or network failure is none of these
+# and propagates, so good messages are never dead-lettered for an outage.
+MESSAGE_ERRORS = (TypeError, ValueError, ArithmeticError, RecursionError, LookupError, AttributeError)
+log = logging.getLogger(__name__)
 
 
 @frozen
@@ -118,8 +124,32 @@ class LearningService(Application):
         items: Sequence[AgentCommand | Rejection],
         trackings: Sequence[Tracking] = (),
     ) -> BatchOutcome:
-        """Applies a batch of commands (and records its rejections) in one transaction."""
+        """Applies a batch of commands (and records its rejections) in one transaction.
 
+        When a command fails in a way its validation did not foresee, the batch is processed
+        again one command at a time, so that command alone becomes a dead letter and the rest
+        are recorded (each once: commands are idempotent by event id); `trackings` are saved
+        after them."""
+        try:
+            return self._process(items, trackings)
+        except MESSAGE_ERRORS as error:
+            if len(items) > 1:
+                outcome = BatchOutcome()
+                for item in items:
+                    outcome.add(self.process([item]))
+                outcome.add(self._process([], trackings))
+                return outcome
+            (item,) = items
+            if isinstance(item, Rejection):
+                raise  # the dead letter itself cannot be saved: a bug, not bad input
+            log.exception(
+                "dead-lettering command %s of agent %r: it could not be processed", item.event_id, item.agent_id
+            )
+            reason = f"could not be processed ({type(error).__name__}: {str(error)[:200]})"
+            rejection = Rejection("command", item.event_id or "-", b"", reason, agent_id=item.agent_id)
+            return self._process([rejection], trackings)
+
+    def _process(self, items: Sequence[AgentCommand | Rejection], trackings: Sequence[Tracking]) -> BatchOutcome:
         def decide(loaded: Loaded) -> BatchOutcome:
             agents: dict[str, Agent] = {}
             try:

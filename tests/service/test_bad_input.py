@@ -54,6 +54,57 @@ BAD = {
 }
 
 
+def _line(**fields) -> str:
+    return json.dumps({"type": "feedback", "eventId": "h1", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up",
+                       **fields})
+
+
+HUGE = "9" * 400  # a 400-digit integer: float() of it overflows
+HOSTILE = {
+    "year 1 at +14:00": (_line(occurredAt="0001-01-01T00:00:00+14:00"), "outside the calendar"),
+    "year 9999 at -14:00": (_line(occurredAt="9999-12-31T23:00:00-14:00"), "outside the calendar"),
+    "before the accepted years": (_line(occurredAt="1999-12-31T23:59:59Z"), "outside the accepted years 2000–2100"),
+    "after the accepted years": (_line(occurredAt="2101-01-01T00:00:00Z"), "outside the accepted years 2000–2100"),
+    "type as a list": (_line(type=["feedback"]), "unknown message type ['feedback']"),
+    "type as an object": (_line(type={"a": 1}), "unknown message type {'a': 1}"),
+    "kind as a list": (_line(kind=["thumbs_up"]), "field 'kind' must be a string"),
+    "action as an object": (_line(action={"x": 1}), "field 'action' must be a string"),
+    "archetype as a list": (
+        json.dumps({"type": "agent_registered", "eventId": "h1", "agentId": "a", "occurredAt": AT,
+                    "archetype": ["mentor"]}),
+        "field 'archetype' must be a string",
+    ),
+    "profile as an object": (
+        json.dumps({"type": "learning_configured", "eventId": "h1", "agentId": "a", "occurredAt": AT,
+                    "learningConfig": {"profile": {"fast": 1}}}),
+        "learningConfig.profile {'fast': 1} is unknown",
+    ),
+    "400-digit value": (_line(kind="rating").replace('"kind": "rating"', f'"kind": "rating", "value": {HUGE}'),
+                        "400-digit number"),
+    "400-digit attribution": (_line().replace('"kind"', f'"traits": {{"empathy": {HUGE}}}, "kind"'),
+                              "400-digit number"),
+    "400-digit rate": (
+        json.dumps({"type": "learning_configured", "eventId": "h1", "agentId": "a", "occurredAt": AT,
+                    "learningConfig": {"traitRate": 1}}).replace('"traitRate": 1', f'"traitRate": {HUGE}'),
+        "400-digit number",
+    ),
+    "nesting 5,000 deep": (_line().replace('"kind"', '"extra": ' + "[" * 5000 + "]" * 5000 + ', "kind"'),
+                           "nested too deeply"),
+    "objects nested 100 deep": (_line().replace('"kind"', '"extra": ' + '{"a":' * 100 + "1" + "}" * 100 + ', "kind"'),
+                                "nested too deeply"),
+    "lone surrogate in an id": (_line(eventId="h\ud800"), "not valid Unicode"),
+    "lone surrogate in a text": (_line(prompt="hi \ud800"), "not valid Unicode"),
+    "traits as an empty list": (_line(traits=[]), "field 'traits' must be an object"),
+    "traits as a string": (_line(traits="empathy"), "field 'traits' must be an object"),
+    "an agent id with a slash": (_line(agentId="a/b"), "contains '/'"),
+    "an agent id with a newline": (_line(agentId="a\nb"), "control characters"),
+    "an id of 10,000 characters": (_line(userId="u" * 10_000), "an id has at most 256"),
+}
+# json.dumps escapes the backslash of the \ud800 and \n written above; undo that, so the line carries the escape.
+HOSTILE = {name: (line.replace("\\\\", "\\"), reason) for name, (line, reason) in HOSTILE.items()}
+BAD.update(HOSTILE)
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_each_kind_of_bad_line_is_rejected_with_its_reason(case, tmp_path, home, capsys):
     line, reason = BAD[case]
