@@ -14,7 +14,7 @@ from adapters.bootstrap import Config, ConfigurationError, bootstrap
 from adapters.cli import admin, agents, dead_letters, demo, ingest, jobs, models, projections, relay, servers, tokens
 from adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, err
 from adapters.service.learning_service import UnknownAgent
-from projections.catch_up_runner import UnknownProjection
+from projections.catch_up_runner import ProjectionFailed, UnknownProjection
 
 # The order of `agent-learning --help`.
 COMMAND_ROOMS = (demo, servers, tokens, ingest, agents, relay, dead_letters, projections, admin, models, jobs)
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownProjection as error:
         err(str(error))
         return EXIT_USAGE
+    except ProjectionFailed as error:
+        err(str(error))
+        return EXIT_FAILED
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return EXIT_OK
