@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+import attrs
 from attrs import define
 from confluent_kafka.admin import AdminClient
 
@@ -146,6 +147,8 @@ def bootstrap(
     config = config or Config.from_env()
     # Whatever the backends, the home holds the dead-letter file, the file sink and the demo's stream.
     config.home.mkdir(parents=True, exist_ok=True)
+    if config.accepted_years is not None:
+        settings = attrs.evolve(settings, accepted_years=config.accepted_years)
     service = LearningService(env=event_store_env(config), settings=settings, clock=clock)
     store = read_model_store(config)
     runner = CatchUpRunner(service.recorder, service.mapper, store)

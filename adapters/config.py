@@ -12,6 +12,7 @@ so tests build one directly and `bootstrap` wires the same graph from it.
 | AGENT_LEARNING_KAFKA | Config.kafka | bootstrap servers; unset means no Kafka |
 | AGENT_LEARNING_HTTP | Config.http | address of the HTTP API (127.0.0.1:8080) |
 | AGENT_LEARNING_SERVE_RELAY | Config.serve_relay | no: `serve` leaves publishing to `relay run` (yes) |
+| AGENT_LEARNING_ACCEPTED_YEARS | Config.accepted_years | the UTC years an `occurredAt` may fall in, FIRST-LAST (2000-2100) |
 | AGENT_LEARNING_KAFKA_GROUP | KafkaSettings.group | consumer group id (agent-learning) |
 | AGENT_LEARNING_KAFKA_POLL_SECONDS | KafkaSettings.poll_seconds | longest wait for a batch to fill (0.05) |
 | AGENT_LEARNING_KAFKA_CLIENT_CONFIG | KafkaSettings.client | JSON object of extra librdkafka settings ({}) |
@@ -96,6 +97,7 @@ class Config:
     kafka_settings: KafkaSettings = field(factory=KafkaSettings)
     batch: BatchOverrides = field(factory=BatchOverrides)
     trainer: TrainerSettings = field(factory=TrainerSettings)
+    accepted_years: tuple[int, int] | None = None  # None: LearningSettings' (2000–2100)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, home: str | None = None) -> Config:
@@ -108,6 +110,7 @@ class Config:
             kafka=read.text("AGENT_LEARNING_KAFKA") or None,
             http=read.text("AGENT_LEARNING_HTTP") or DEFAULT_HTTP,
             serve_relay=read.flag("AGENT_LEARNING_SERVE_RELAY"),
+            accepted_years=read.year_range("AGENT_LEARNING_ACCEPTED_YEARS"),
             kafka_settings=_kafka_settings(read),
             batch=_batch_overrides(read),
             trainer=TrainerSettings(
@@ -156,6 +159,19 @@ class _Reader:
         if value < 0:
             raise ConfigurationError(f"{name}={text!r} must not be negative")
         return value
+
+    def year_range(self, name: str) -> tuple[int, int] | None:
+        text = self.text(name)
+        if text is None:
+            return None
+        first, _, last = text.strip().partition("-")
+        try:
+            years = (int(first), int(last))
+        except ValueError:
+            raise ConfigurationError(f"{name}={text!r} is not a range of years; e.g. {name}=2000-2100") from None
+        if not 1 <= years[0] <= years[1] <= 9998:
+            raise ConfigurationError(f"{name}={text!r}: the first year must not be after the last, both in 1–9998")
+        return years
 
     def json_object(self, name: str, example: str) -> dict[str, Any]:
         text = self.text(name)
