@@ -40,6 +40,7 @@ from domain.dead_letter import DeadLetter
 from domain.settings import DEFAULT_SETTINGS, LearningSettings
 
 SNAPSHOT_INTERVAL = 200
+Authorize = Callable[[AgentCommand, Agent | None], AgentCommand]
 # What a message's own content can raise deep inside a decision or a save (a value no check
 # foresaw): that message is dead-lettered, alone. A store or network failure is none of these
 # and propagates, so good messages are never dead-lettered for an outage.
@@ -123,20 +124,26 @@ class LearningService(Application):
         self,
         items: Sequence[AgentCommand | Rejection],
         trackings: Sequence[Tracking] = (),
+        authorize: Authorize | None = None,
     ) -> BatchOutcome:
         """Applies a batch of commands (and records its rejections) in one transaction.
 
         When a command fails in a way its validation did not foresee, the batch is processed
         again one command at a time, so that command alone becomes a dead letter and the rest
         are recorded (each once: commands are idempotent by event id); `trackings` are saved
-        after them."""
+        after them.
+
+        `authorize(command, agent)` (the HTTP API's ownership rules) is asked about each command
+        with the agent as stored now (None for a new one), inside the write, and asked again
+        when a conflicting save makes the batch run again: it returns the command to apply or
+        raises to refuse it (nothing of the batch is then saved)."""
         try:
-            return self._process(items, trackings)
+            return self._process(items, trackings, authorize)
         except MESSAGE_ERRORS as error:
             if len(items) > 1:
                 outcome = BatchOutcome()
                 for item in items:
-                    outcome.add(self.process([item]))
+                    outcome.add(self.process([item], authorize=authorize))
                 outcome.add(self._process([], trackings))
                 return outcome
             (item,) = items
@@ -149,19 +156,27 @@ class LearningService(Application):
             rejection = Rejection("command", item.event_id or "-", b"", reason, agent_id=item.agent_id)
             return self._process([rejection], trackings)
 
-    def _process(self, items: Sequence[AgentCommand | Rejection], trackings: Sequence[Tracking]) -> BatchOutcome:
+    def _process(
+        self,
+        items: Sequence[AgentCommand | Rejection],
+        trackings: Sequence[Tracking],
+        authorize: Authorize | None = None,
+    ) -> BatchOutcome:
         def decide(loaded: Loaded) -> BatchOutcome:
             agents: dict[str, Agent] = {}
             try:
-                outcome, dead_letters = self._decide(items, agents)
+                outcome, dead_letters = self._decide(items, agents, loaded, authorize)
             finally:  # held even when deciding fails, so the attempt evicts every agent it touched
                 loaded.add(*agents.values())
             loaded.add(*dead_letters)
             return self._summarise(outcome, agents.values())
 
-        return self.work.run(decide, trackings)
+        # Authorization is decided on the stored state, never on a cached copy another writer outdated.
+        return self.work.run(decide, trackings, fresh=authorize is not None)
 
-    def _decide(self, items, agents: dict[str, Agent]) -> tuple[BatchOutcome, list[DeadLetter]]:
+    def _decide(
+        self, items, agents: dict[str, Agent], loaded: Loaded, authorize: Authorize | None
+    ) -> tuple[BatchOutcome, list[DeadLetter]]:
         outcome = BatchOutcome()
         dead_letters = []
         now = self.clock()
@@ -172,8 +187,11 @@ class LearningService(Application):
                 outcome.rejected.append(item)
                 dead_letters.append(self._dead_letter(item, now))
                 continue
+            if authorize is not None:
+                current = agents.get(item.agent_id) or loaded.find(agent_aggregate_id(item.agent_id))
+                item = authorize(item, current)
             try:
-                result = self._apply(item, agents, registration)
+                result = self._apply(item, agents, registration, loaded)
             except ValueError as error:  # a rule the boundary could not check: reject, go on
                 rejection = Rejection("command", item.event_id or "-", b"", str(error), agent_id=item.agent_id)
                 outcome.rejected.append(rejection)
@@ -197,12 +215,14 @@ class LearningService(Application):
                     outcome.recalculations[pending.trigger] += 1
         return outcome
 
-    def _apply(self, command: AgentCommand, agents: dict[str, Agent], registration: LearningSettings) -> str:
+    def _apply(
+        self, command: AgentCommand, agents: dict[str, Agent], registration: LearningSettings, loaded: Loaded
+    ) -> str:
         settings = self.settings
         agent = agents.get(command.agent_id)
         if agent is None:
             try:
-                agent = self.repository.get(agent_aggregate_id(command.agent_id))
+                agent = loaded.get(agent_aggregate_id(command.agent_id))
             except AggregateNotFoundError:
                 if isinstance(command, RegisterAgent):
                     agents[command.agent_id] = Agent.register(command, registration)

@@ -7,16 +7,16 @@ the topic, nothing bad goes to the dead letters here: the caller hears the reaso
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from attrs import evolve
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from adapters.bootstrap import System
 from adapters.messages.inbound import BadMessage, parse_message
-from adapters.service.learning_service import UnknownAgent
 from adapters.web.api_tokens import Principal
 from adapters.web.authorization import agent_not_found, principal
+from domain.agent import Agent
 from domain.commands import AgentCommand, RegisterAgent
 
 router = APIRouter(prefix="/api")
@@ -57,8 +57,7 @@ def _accept(app, who: Principal, raw: bytes) -> dict:
             command = parse_message(raw, system.service.settings)
         except BadMessage as error:
             raise HTTPException(422, f"message rejected: {error}") from None
-        command = _authorized(system, who, command)
-        outcome = system.service.process([command])
+        outcome = system.service.process([command], authorize=partial(authorized, who))
     app.state.metrics.record_batch(outcome)
     if outcome.rejected:
         raise HTTPException(422, f"message rejected: {outcome.rejected[0].reason}")
@@ -69,28 +68,28 @@ def _accept(app, who: Principal, raw: bytes) -> dict:
     }
 
 
-def _authorized(system: System, who: Principal, command: AgentCommand) -> AgentCommand:
-    """Owners send messages only for their own agents, and register new agents only as theirs."""
+def authorized(who: Principal, command: AgentCommand, agent: Agent | None) -> AgentCommand:
+    """Owners send messages only for their own agents, and register new agents only as theirs.
+
+    Decided by the service inside the write, on the agent as stored (None: no such agent yet),
+    and again if a concurrent write makes it run again: a token whose owner no longer holds the
+    agent cannot write to it, and of two owners registering one new id, the second gets 409."""
     if who.admin:
-        return command
-    try:
-        owner_id = system.service.get_agent(command.agent_id).owner_id
-    except UnknownAgent:
-        owner_id = None
-        exists = False
-    else:
-        exists = True
-    if exists and not who.may_see(owner_id):
-        raise agent_not_found(command.agent_id)
+        return command  # administrators may also move an agent to another owner
     if isinstance(command, RegisterAgent):
-        if command.owner_id is None:
-            return evolve(command, owner_id=who.owner_id)
-        if command.owner_id != who.owner_id:
+        if command.owner_id is not None and command.owner_id != who.owner_id:
             raise HTTPException(
                 403,
                 f"this token registers agents for owner {who.owner_id!r} only: set ownerId to it, or leave ownerId out",
             )
-        return command
-    if not exists:  # anything else would register the agent without an owner
+        if agent is not None and not who.may_see(agent.owner_id):
+            held = "by another owner" if agent.owner_id is not None else "without an owner (by its first feedback)"
+            raise HTTPException(
+                409,
+                f"agent id {command.agent_id!r} is already registered {held}: choose another id "
+                "(only an administrator may give an agent to an owner)",
+            )
+        return evolve(command, owner_id=who.owner_id)
+    if agent is None or not who.may_see(agent.owner_id):  # anything else would register it without an owner
         raise agent_not_found(command.agent_id)
     return command
