@@ -29,6 +29,7 @@ from tests.kafka.serve_process import (
     samples,
 )
 from tests.kafka.test_feedback_consumer import at, feedback_event_ids, message, produce
+from tests.service.test_bad_input import HOSTILE
 
 pytestmark = pytest.mark.kafka
 
@@ -305,3 +306,29 @@ def test_the_loop_runs_on_mongodb_event_store_and_read_models(kafka_bootstrap: s
         state = system.read_models.get("agent_learning_state", "a-7")
         assert state is not None and state["version"] == 1 and state["feedbackCount"] == 5
         assert len(system.read_models.find("dead_letters")) == 1
+
+
+def test_hostile_messages_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
+    setup: ServeSetup, serve: ServeProcess, kafka_bootstrap: str
+):
+    """The messages that once stopped everything (tests/service/test_bad_input.py HOSTILE), on the real
+    topic between good ones: each is one dead letter on the DLQ; every good one is recorded."""
+    hostile = [line.encode("utf-8", "surrogatepass") for line, _ in HOSTILE.values()]
+    stream: list[tuple[str, bytes]] = []
+    for i, raw in enumerate(hostile):
+        stream += [message(f"g-{i}", "a-4", i), ("a-4", raw)]
+    stream.append(message("g-last", "a-4", len(hostile)))
+    produce(kafka_bootstrap, setup.topics.feedback, stream)
+
+    records = published(setup.topics, kafka_bootstrap, lambda rs: len(dead_letters(rs)) >= len(hostile))
+
+    letters = sorted(dead_letters(records), key=lambda r: r.offset)
+    assert [r.message.value for r in letters] == hostile
+    reasons = [r.message.headers["rejection-reason"] for r in letters]
+    for (_, expected), reason in zip(HOSTILE.values(), reasons, strict=True):
+        assert expected in reason
+        assert len(reason) < 1000
+    assert serve.terminate() == 0
+    with setup.system() as system:
+        expected = Counter({f"g-{i}": 1 for i in range(len(hostile))} | {"g-last": 1})
+        assert feedback_event_ids(system, ["a-4"]) == expected
