@@ -7,24 +7,30 @@ import json
 from collections.abc import Sequence
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_OK, UsageError, actor
+from adapters.cli.common import EXIT_OK, UsageError, actor, safe
 from adapters.service.clock import utc_now
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig, validate_command_config
 
 
 def cmd_admin_freeze(system: System, args: argparse.Namespace) -> int:
-    result = system.service.freeze(FreezeUpdates(args.id, args.reason, utc_now(), by=actor(args)))
+    result = system.service.freeze(FreezeUpdates(args.id, _reason(args), utc_now(), by=actor(args)))
     system.projections.catch_up()
-    print(f"{args.id}: {'frozen' if result == 'recorded' else 'was already frozen; nothing recorded'}")
+    print(f"{safe(args.id)}: {'frozen' if result == 'recorded' else 'was already frozen; nothing recorded'}")
     return EXIT_OK
 
 
+def _reason(args: argparse.Namespace) -> str:
+    if not args.reason.strip():
+        raise UsageError(f"admin {args.admin_command} needs a --reason that says why (it is recorded in the history)")
+    return args.reason
+
+
 def cmd_admin_unfreeze(system: System, args: argparse.Namespace) -> int:
-    result = system.service.unfreeze(UnfreezeUpdates(args.id, args.reason, utc_now(), by=actor(args)))
+    result = system.service.unfreeze(UnfreezeUpdates(args.id, _reason(args), utc_now(), by=actor(args)))
     system.projections.catch_up()
     print(
-        f"{args.id}: {'unfrozen; sentiment restarts at 0' if result == 'recorded' else 'was not frozen; nothing recorded'}"
+        f"{safe(args.id)}: {'unfrozen; sentiment restarts at 0' if result == 'recorded' else 'was not frozen; nothing recorded'}"
     )
     return EXIT_OK
 
@@ -61,7 +67,7 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
     system.service.configure(ConfigureLearning(None, args.id, utc_now(), changed, from_event=False))
     system.projections.catch_up()
     rates = system.service.get_agent(args.id).rates(system.service.settings)
-    print(f"{args.id}: configured {json.dumps(changed.to_dict())}")
+    print(f"{safe(args.id)}: configured {json.dumps(changed.to_dict())}")
     print(
         f"  effective: trait rates {json.dumps(dict(rates.trait_rates))}, action rate {rates.action_rate}, "
         f"ε {rates.epsilon}"

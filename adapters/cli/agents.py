@@ -6,7 +6,7 @@ import argparse
 import json
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, safe
 from adapters.service.agent_history import history_entries, summarise
 from adapters.service.agent_state import agent_document
 from adapters.service.audit import audit_agent
@@ -19,7 +19,7 @@ def cmd_agent_show(system: System, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return EXIT_OK
-    print(f"agent {doc['agentId']} (archetype {doc['archetype']}, owner {doc['ownerId'] or '-'})")
+    print(f"agent {safe(doc['agentId'])} (archetype {doc['archetype']}, owner {safe(doc['ownerId'] or '-')})")
     print(
         f"  policy version {doc['version']}, last trigger {doc['trigger'] or '-'}, confidence {doc['confidence']}, "
         f"{'FROZEN' if doc['frozen'] else 'learning'}"
@@ -43,7 +43,7 @@ def cmd_agent_history(system: System, args: argparse.Namespace) -> int:
         return EXIT_OK
     for event in system.service.history(args.id):
         at = to_iso(getattr(event, "occurred_at", None) or event.timestamp)
-        print(f"{event.originator_version:>6}  {at}  {type(event).__name__:<20} {summarise(event)}")
+        print(f"{event.originator_version:>6}  {at}  {type(event).__name__:<20} {safe(summarise(event))}")
     return EXIT_OK
 
 
@@ -54,7 +54,7 @@ def cmd_agent_list(system: System, args: argparse.Namespace) -> int:
         print("no agents yet: ingest some feedback (agent-learning ingest FILE) or run agent-learning demo")
     for doc in docs:
         print(
-            f"{doc['agentId']:<24} v{doc['version']:<5} {doc['confidence']:<9} "
+            f"{safe(doc['agentId']):<24} v{doc['version']:<5} {doc['confidence']:<9} "
             f"{'FROZEN' if doc['frozen'] else 'learning':<8} feedback {doc['feedbackCount']}"
         )
     return EXIT_OK
@@ -71,10 +71,12 @@ def cmd_audit(system: System, args: argparse.Namespace) -> int:
     for agent_id in ids:
         report = audit_agent(system.service, agent_id)
         if report.ok:
-            print(f"{agent_id}: ok — {report.recalculations} recalculations re-derived from {report.events} events")
+            print(
+                f"{safe(agent_id)}: ok — {report.recalculations} recalculations re-derived from {report.events} events"
+            )
         else:
             failed = True
-            print(f"{agent_id}: MISMATCH — {report.mismatch}")
+            print(f"{safe(agent_id)}: MISMATCH — {safe(report.mismatch)}")
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -17,8 +17,16 @@ class UsageError(Exception):
     """The command line cannot be carried out as given; exit status 2 with the message."""
 
 
+def safe(text: object) -> str:
+    """Text for a terminal: control characters (a newline, an escape sequence in an id) written as escapes."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def err(message: str) -> None:
-    print(f"agent-learning: {message}", file=sys.stderr)
+    print(f"agent-learning: {safe(message)}", file=sys.stderr)
 
 
 def parse_time(text: str) -> datetime:

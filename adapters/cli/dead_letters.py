@@ -17,10 +17,11 @@ def cmd_dead_letters_list(system: System, args: argparse.Namespace) -> int:
     letters = system.read_models.find(DEAD_LETTERS, order_by=("rejectedAt",))
     for letter in letters:
         raw = base64.b64decode(letter["raw"])
-        if args.raw:  # the original messages, one a line: fix them, then `ingest` the file
-            sys.stdout.write(raw.decode("utf-8", "replace").rstrip("\n") + "\n")
+        if args.raw:  # the original bytes, one message a line: fix them, then `ingest` the file
+            sys.stdout.buffer.write(raw.rstrip(b"\n") + b"\n")
         else:
             print(json.dumps({**letter, "raw": raw.decode("utf-8", "replace")}))
+    sys.stdout.flush()
     if not letters:
         print("no dead letters", file=sys.stderr)
     return EXIT_OK

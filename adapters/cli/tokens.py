@@ -7,7 +7,7 @@ import json
 import sys
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, err
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, err, safe
 from adapters.web.api_tokens import TokenStore, UnknownToken
 
 
@@ -59,7 +59,7 @@ def cmd_tokens_list(system: System, args: argparse.Namespace) -> int:
     for info in infos:
         who = "administrators" if info.admin else f"owner {info.owner_id}"
         state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
-        print(f"{info.id:<13} {who:<24} {info.created_at:<33} {state}")
+        print(f"{info.id:<13} {safe(who):<24} {info.created_at:<33} {state}")
     return EXIT_OK
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 
+from adapters.bootstrap import Config, bootstrap
 from adapters.cli.main import main
+from domain.commands import RecordFeedback
 from tests.conftest import feedback, write_jsonl
 
 AT = "2026-11-24T10:00:00Z"
@@ -122,3 +125,32 @@ def test_the_demo_runs_the_whole_loop_and_every_agent_passes_the_audit(home, cap
     assert main(["--home", str(home), "audit", "--all"]) == 0
     assert out.count("policy v") == 4
     assert (home / "published.jsonl").stat().st_size > 0
+
+
+def test_freeze_and_unfreeze_refuse_an_empty_reason_and_record_nothing(tmp_path, home, capsys):
+    ingest(tmp_path, home, [feedback("e1", "a", AT)])
+    for command in ("freeze", "unfreeze"):
+        assert main(["--home", str(home), "admin", command, "a", "--reason", "  "]) == 2
+        assert "needs a --reason that says why" in capsys.readouterr().err
+    main(["--home", str(home), "agent", "show", "a", "--json"])
+    assert json.loads(capsys.readouterr().out)["frozen"] is False
+
+
+def test_dead_letters_raw_gives_back_the_original_bytes_exactly(tmp_path, home, capsysbinary):
+    latin1 = b'{"type": "feedback", "eventId": "caf\xe9"}'  # not UTF-8
+    stream = tmp_path / "in.jsonl"
+    stream.write_bytes(latin1 + b"\n" + b"\xff\xfe\x00garbage\n")
+    assert main(["--home", str(home), "ingest", str(stream)]) == 1
+    capsysbinary.readouterr()
+    assert main(["--home", str(home), "dead-letters", "list", "--raw"]) == 0
+    assert capsysbinary.readouterr().out == latin1 + b"\n" + b"\xff\xfe\x00garbage\n"
+
+
+def test_control_characters_in_what_the_cli_prints_are_escaped(home, capsys):
+    """The boundary now refuses such ids; a history recorded before it may still hold one."""
+    system = bootstrap(Config(home=home))
+    system.service.process([RecordFeedback("e1", "evil\x1b[2J", datetime(2026, 11, 24, tzinfo=UTC), "thumbs_up")])
+    system.close()
+    assert main(["--home", str(home), "agent", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "evil\\x1b[2J" in out
