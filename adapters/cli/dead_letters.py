@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 import sys
 
 from adapters.bootstrap import System
@@ -12,9 +13,15 @@ from adapters.cli.common import EXIT_OK
 from projections.dead_letters import DEAD_LETTERS
 
 
+def _in_order_rejected(letter: dict) -> tuple:
+    """By time, then by where in its source: line 2 before line 10, offset 0:9 before 0:10."""
+    position = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", letter["position"])]
+    return letter["rejectedAt"], letter["source"], position
+
+
 def cmd_dead_letters_list(system: System, args: argparse.Namespace) -> int:
     system.projections.catch_up()
-    letters = system.read_models.find(DEAD_LETTERS, order_by=("rejectedAt",))
+    letters = sorted(system.read_models.find(DEAD_LETTERS), key=_in_order_rejected)
     for letter in letters:
         raw = base64.b64decode(letter["raw"])
         if args.raw:  # the original bytes, one message a line: fix them, then `ingest` the file
