@@ -12,6 +12,7 @@ so tests build one directly and `bootstrap` wires the same graph from it.
 | AGENT_LEARNING_KAFKA | Config.kafka | bootstrap servers; unset means no Kafka |
 | AGENT_LEARNING_HTTP | Config.http | address of the HTTP API (127.0.0.1:8080) |
 | AGENT_LEARNING_SERVE_RELAY | Config.serve_relay | no: `serve` leaves publishing to `relay run` (yes) |
+| AGENT_LEARNING_BEHIND_TLS | Config.behind_tls | yes: clients reach the HTTP API over HTTPS (a TLS proxy in front), so the session cookie is Secure (no) |
 | AGENT_LEARNING_ACCEPTED_YEARS | Config.accepted_years | the UTC years an `occurredAt` may fall in, FIRST-LAST (2000-2100) |
 | AGENT_LEARNING_KAFKA_GROUP | KafkaSettings.group | consumer group id (agent-learning) |
 | AGENT_LEARNING_KAFKA_POLL_SECONDS | KafkaSettings.poll_seconds | longest wait for a batch to fill (0.05) |
@@ -98,6 +99,7 @@ class Config:
     batch: BatchOverrides = field(factory=BatchOverrides)
     trainer: TrainerSettings = field(factory=TrainerSettings)
     accepted_years: tuple[int, int] | None = None  # None: LearningSettings' (2000–2100)
+    behind_tls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, home: str | None = None) -> Config:
@@ -111,6 +113,7 @@ class Config:
             http=read.text("AGENT_LEARNING_HTTP") or DEFAULT_HTTP,
             serve_relay=read.flag("AGENT_LEARNING_SERVE_RELAY"),
             accepted_years=read.year_range("AGENT_LEARNING_ACCEPTED_YEARS"),
+            behind_tls=read.flag("AGENT_LEARNING_BEHIND_TLS", default=False),
             kafka_settings=_kafka_settings(read),
             batch=_batch_overrides(read),
             trainer=TrainerSettings(
@@ -133,8 +136,11 @@ class _Reader:
         value = self.env.get(name)
         return value if value is None or value.strip() else None
 
-    def flag(self, name: str) -> bool:
-        return (self.text(name) or "yes").strip().lower() not in NO
+    def flag(self, name: str, default: bool = True) -> bool:
+        text = self.text(name)
+        if text is None:
+            return default
+        return text.strip().lower() not in NO
 
     def seconds(self, name: str, example: str = "600") -> float | None:
         text = self.text(name)

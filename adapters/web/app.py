@@ -21,6 +21,7 @@ from adapters.observability.metrics import ServiceMetrics
 from adapters.web import agents_api, feedback_api, owner_pages
 from adapters.web.api_tokens import TokenStore
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
+from adapters.web.security_headers import SecurityHeaders
 from adapters.web.sessions import Sessions
 from adapters.web.system_pool import SystemPool
 
@@ -40,9 +41,10 @@ def create_app(
     `health` replaces the stores check of `/healthz` (inside `serve`, the workers' health)."""
     pool = SystemPool(system_factory, pool_size)
     owns_tokens = tokens is None
+    with pool.system() as system:
+        config = system.config
     if tokens is None:
-        with pool.system() as system:
-            tokens = TokenStore.in_home(system.config.home)
+        tokens = TokenStore.in_home(config.home)
     metrics = metrics or ServiceMetrics()
     requests = Counter(
         "agent_learning_http_requests",
@@ -66,6 +68,7 @@ def create_app(
     )
     app.state.pool, app.state.tokens, app.state.metrics = pool, tokens, metrics
     app.state.sessions = Sessions()
+    app.state.behind_tls = config.behind_tls  # the session cookie is Secure whatever scheme reaches us
     app.include_router(agents_api.router)
     app.include_router(feedback_api.router)
     app.include_router(owner_pages.router)
@@ -78,6 +81,7 @@ def create_app(
         return response
 
     app.add_middleware(BodySizeLimit, limit=body_limit)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def readable_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

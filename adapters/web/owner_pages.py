@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -50,8 +50,19 @@ def _session(request: Request) -> Session | None:
     return session
 
 
-def _check_csrf(session: Session, csrf: str) -> None:
-    if not hmac.compare_digest(csrf, session.csrf):
+def _from_this_site(request: Request) -> None:
+    """Forms are taken only from this site's own pages: a browser names the page's origin in `Origin`
+    (and `Sec-Fetch-Site`). Without it (a script, curl) there is no browser to trick."""
+    origin = request.headers.get("origin")
+    cross_site = request.headers.get("sec-fetch-site") == "cross-site"
+    if cross_site or (origin is not None and urlsplit(origin).netloc != request.headers.get("host")):
+        raise HTTPException(403, "this form was sent from another site: use this site's own page, then retry")
+
+
+def _check_csrf(request: Request, session: Session, csrf: str) -> None:
+    _from_this_site(request)
+    # As bytes: compare_digest refuses str with characters outside ASCII (that was a 500).
+    if not hmac.compare_digest(csrf.encode("utf-8", "surrogatepass"), session.csrf.encode()):
         raise HTTPException(403, "the form is stale or did not come from this site: reload the page and retry")
 
 
@@ -69,6 +80,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login")
 def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+    _from_this_site(request)  # login CSRF: another site must not sign a visitor in as someone else
     found = request.app.state.tokens.identify(token)
     if found is None:
         return templates.TemplateResponse(
@@ -85,7 +97,7 @@ def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Re
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.app.state.behind_tls or request.url.scheme == "https",
         path="/",
     )
     return response
@@ -95,7 +107,7 @@ def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Re
 def logout(request: Request, csrf: str = Form("")) -> Response:
     session = _session(request)
     if session is not None:
-        _check_csrf(session, csrf)
+        _check_csrf(request, session, csrf)
         request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -200,7 +212,7 @@ def save_learning_config(
     session = _session(request)
     if session is None:
         return _sign_in(agent_id)
-    _check_csrf(session, csrf)
+    _check_csrf(request, session, csrf)
     with request.app.state.pool.system() as system:
         try:
             agent = visible_agent(system, session.principal, agent_id)
@@ -243,7 +255,7 @@ def _freeze_or_unfreeze(agent_id: str, request: Request, csrf: str, reason: str,
     session = _session(request)
     if session is None:
         return _sign_in(agent_id)
-    _check_csrf(session, csrf)
+    _check_csrf(request, session, csrf)
     if not session.principal.admin:
         raise HTTPException(403, "only administrators may freeze or unfreeze an agent")
     reason = reason.strip()
