@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         err(str(error))
         return EXIT_USAGE
+    except ConnectionError as error:  # a store that does not answer: one line, not a traceback
+        err(str(error))
+        return EXIT_FAILED
     try:
         return args.handler(system, args)
     except UsageError as error:
@@ -56,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(str(error))
         return EXIT_USAGE
     except ProjectionFailed as error:
+        err(str(error))
+        return EXIT_FAILED
+    except ConnectionError as error:  # a store stopped answering
         err(str(error))
         return EXIT_FAILED
     except BrokenPipeError:  # output piped into `head` and the like

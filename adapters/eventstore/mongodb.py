@@ -111,6 +111,8 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from adapters.mongodb_client import connected_client
+
 if TYPE_CHECKING:
     from types import TracebackType
     from uuid import UUID
@@ -135,7 +137,7 @@ class MongoDBDatastore:
 
     def __init__(self, url: str, database_name: str) -> None:
         # UUIDs as standard BSON binary (subtype 4), decoded back to uuid.UUID.
-        self.client: MongoClient[_Document] = MongoClient(url, uuidRepresentation="standard")
+        self.client: MongoClient[_Document] = connected_client(url, uuidRepresentation="standard")
         self.write_concern = WriteConcern(w="majority", j=True)
         self.read_concern = ReadConcern("majority")
         self.database: Database[_Document] = self.client.get_database(

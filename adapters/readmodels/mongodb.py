@@ -31,6 +31,7 @@ from pymongo.errors import CollectionInvalid, DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from adapters.mongodb_client import connected_client
 from projections.read_model_store import (
     BUILDING,
     LIVE,
@@ -106,7 +107,7 @@ def _stored(key: str, doc: dict) -> dict:
 
 class MongoDBReadModelStore(ReadModelStore):
     def __init__(self, url: str, database: str):
-        self.client: MongoClient = MongoClient(url)
+        self.client: MongoClient = connected_client(url)
         self._write_concern = WriteConcern(w="majority", j=True)
         self.database = self.client.get_database(
             database,

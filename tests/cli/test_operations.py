@@ -154,3 +154,12 @@ def test_control_characters_in_what_the_cli_prints_are_escaped(home, capsys):
     assert main(["--home", str(home), "agent", "list"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "evil\\x1b[2J" in out
+
+
+def test_an_unreachable_mongodb_is_one_line_naming_the_url_without_its_password(home, capsys, monkeypatch):
+    monkeypatch.setenv("AGENT_LEARNING_READ_MODELS", "mongodb://ops:secret@127.0.0.1:1/agents")
+    assert main(["--home", str(home), "agent", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot reach MongoDB at mongodb://ops:***@127.0.0.1:1/agents" in err and "secret" not in err
+    assert "replica set" in err
