@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,8 @@ MAX_ID = 256
 MAX_TEXT = 200_000
 SHOWN = 200
 ID_FIELDS = ("eventId", "agentId", "ownerId", "userId", "sessionId", "interactionId", "activity")
+CONTROL_CHARACTERS = "\u0000-\u001f\u007f-\u009f"  # C0, DEL and C1: an id holds none (a regex class)
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 class BadMessage(ValueError):
@@ -85,7 +88,7 @@ def _text(message: dict, name: str, *, required: bool) -> str | None:
     if name in ID_FIELDS:
         if len(value) > MAX_ID:
             raise BadMessage(f"field {name!r} is {len(value):,} characters long; an id has at most {MAX_ID}")
-        if not value.isprintable():
+        if _CONTROL.search(value):
             raise BadMessage(f"field {name!r} = {shown(value)} contains control characters")
         if name == "agentId" and "/" in value:
             raise BadMessage(f"field 'agentId' = {shown(value)} contains '/'; agent ids cannot (they are URL paths)")

@@ -12,6 +12,7 @@ from adapters.service.agent_history import history_entries
 from adapters.web.api_tokens import Principal
 from adapters.web.authorization import administrator, principal, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
+from adapters.web.problems import problems
 from adapters.web.system_pool import SystemPool
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import InvalidLearningConfig, LearningConfig, validate_command_config
@@ -41,13 +42,19 @@ def _pool(request: Request) -> SystemPool:
     return request.app.state.pool
 
 
-@router.get("/agents/{agent_id}", summary="the agent's learning state, as `agent show --json`")
+@router.get(
+    "/agents/{agent_id}",
+    summary="the agent's learning state, as `agent show --json`",
+    responses=problems(401, 404, 422),
+)
 def get_agent(agent_id: str, request: Request, who: Principal = Depends(principal)) -> dict:
     with _pool(request).system() as system:
         return visible_agent(system, who, agent_id)
 
 
-@router.get("/agents/{agent_id}/history", summary="the agent's recorded events, oldest first")
+@router.get(
+    "/agents/{agent_id}/history", summary="the agent's recorded events, oldest first", responses=problems(401, 404, 422)
+)
 def get_history(agent_id: str, request: Request, who: Principal = Depends(principal)) -> list[dict]:
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)
@@ -57,6 +64,7 @@ def get_history(agent_id: str, request: Request, who: Principal = Depends(princi
 @router.put(
     "/agents/{agent_id}/learning-config",
     summary="set the agent's learning profile and overrides (422 names any value out of bounds)",
+    responses=problems(401, 404, 413, 422),
 )
 def put_learning_config(
     agent_id: str, body: LearningConfigBody, request: Request, who: Principal = Depends(principal)
@@ -81,13 +89,19 @@ def put_learning_config(
     return {"agentId": agent_id, "learningConfig": config.to_dict(), "effective": rates.to_dict()}
 
 
-@router.post("/agents/{agent_id}/freeze", summary="stop the agent's updates (administrators only)")
+@router.post(
+    "/agents/{agent_id}/freeze",
+    summary="stop the agent's updates (administrators only)",
+    responses=problems(401, 403, 404, 413, 422),
+)
 def freeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
     return _set_frozen(request, who, agent_id, body.reason, frozen=True)
 
 
 @router.post(
-    "/agents/{agent_id}/unfreeze", summary="resume the agent's updates; sentiment restarts at 0 (administrators only)"
+    "/agents/{agent_id}/unfreeze",
+    summary="resume the agent's updates; sentiment restarts at 0 (administrators only)",
+    responses=problems(401, 403, 404, 413, 422),
 )
 def unfreeze(agent_id: str, body: ReasonBody, request: Request, who: Principal = Depends(administrator)) -> dict:
     return _set_frozen(request, who, agent_id, body.reason, frozen=False)
@@ -120,6 +134,7 @@ AgentFilter = Annotated[str | None, Query(description="only this agent's rows (4
     "/training-jobs",
     summary="batch training jobs, newest first (owners: their agents' jobs only; "
     "archetype-wide jobs: administrators only)",
+    responses=problems(401, 404, 422),
 )
 def training_jobs(
     request: Request,
@@ -134,6 +149,7 @@ def training_jobs(
     "/models",
     summary="model versions in the registry, newest first, with their aliases "
     "(owners: their agents' models only; archetype-wide models: administrators only)",
+    responses=problems(401, 404, 422),
 )
 def models(
     request: Request,

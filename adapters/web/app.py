@@ -13,12 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import Counter
 
 from adapters.bootstrap import Config, System, bootstrap
 from adapters.observability.metrics import ServiceMetrics
-from adapters.web import agents_api, feedback_api, owner_pages
+from adapters.web import agents_api, api_docs, feedback_api, owner_pages
+from adapters.web.api_docs import with_message_schema
 from adapters.web.api_tokens import TokenStore
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
 from adapters.web.security_headers import SecurityHeaders
@@ -26,6 +27,9 @@ from adapters.web.sessions import Sessions
 from adapters.web.system_pool import SystemPool
 
 log = logging.getLogger("agent_learning.web")
+
+
+HEALTH = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
 def create_app(
@@ -42,7 +46,7 @@ def create_app(
     pool = SystemPool(system_factory, pool_size)
     owns_tokens = tokens is None
     with pool.system() as system:
-        config = system.config
+        config, settings = system.config, system.service.settings
     if tokens is None:
         tokens = TokenStore.in_home(config.home)
     metrics = metrics or ServiceMetrics()
@@ -65,7 +69,11 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         description="Learning state of conversational agents; owners see only their own agents.",
+        docs_url=None,  # Swagger UI loads its code from a CDN; /docs is a page of our own that needs no network
+        redoc_url=None,
     )
+    app.openapi = lambda: with_message_schema(app, settings)  # type: ignore[method-assign]
+    app.include_router(api_docs.router)
     app.state.pool, app.state.tokens, app.state.metrics = pool, tokens, metrics
     app.state.sessions = Sessions()
     app.state.behind_tls = config.behind_tls  # the session cookie is Secure whatever scheme reaches us
@@ -98,7 +106,17 @@ def create_app(
             },
         )
 
-    @app.get("/healthz", summary="liveness and readiness: the stores answer")
+    @app.get(
+        "/healthz",
+        summary="liveness and readiness: the stores answer (inside serve: every worker is alive and not failing)",
+        responses={
+            200: {"description": "ready", "content": {"application/json": {"schema": HEALTH}}},
+            503: {
+                "description": "not ready; the body says which part",
+                "content": {"application/json": {"schema": HEALTH}},
+            },
+        },
+    )
     def healthz() -> Response:
         if health is not None:
             ok, report = health()
@@ -111,7 +129,12 @@ def create_app(
             return JSONResponse(status_code=503, content={"ok": False, "error": f"{type(error).__name__}: {error}"})
         return JSONResponse({"ok": True})
 
-    @app.get("/metrics", summary="Prometheus text format")
+    @app.get(
+        "/metrics",
+        summary="Prometheus text format",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "the metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def prometheus() -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -8,46 +8,50 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from typing import Literal
 
 from attrs import evolve
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from adapters.messages.inbound import BadMessage, parse_message
 from adapters.web.api_tokens import Principal
 from adapters.web.authorization import agent_not_found, principal
+from adapters.web.problems import problems
 from domain.agent import Agent
 from domain.commands import AgentCommand, RegisterAgent
 
 router = APIRouter(prefix="/api")
+MESSAGE_REF = "#/components/schemas/FeedbackMessage"
 
-MESSAGE_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "one message as on the `agent-feedback` topic (see the contract)",
-                    "required": ["type", "eventId", "agentId", "occurredAt"],
-                }
-            }
-        },
-    }
+MESSAGE_BODY = {
+    # The schema itself is filled in by the app from its settings (`adapters.messages.schema`).
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": MESSAGE_REF}}}}
 }
+
+
+class Accepted(BaseModel):
+    eventId: str  # noqa: N815 - the wire names
+    agentId: str  # noqa: N815
+    result: Literal["recorded", "duplicate"]
 
 
 @router.post(
     "/feedback",
     summary="one message in (as on the agent-feedback topic); idempotent on eventId",
-    openapi_extra=MESSAGE_SCHEMA,
+    openapi_extra=MESSAGE_BODY,
+    response_model=Accepted,
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
 )
 async def post_feedback(request: Request, who: Principal = Depends(principal)) -> dict:
     raw = await request.body()
     try:
         json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
-        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
+        raise HTTPException(400, f"the body is not valid JSON: {str(error)[:200]}") from None
+    except RecursionError:
+        pass  # JSON nested too deeply: the parser says so (422)
     return await run_in_threadpool(_accept, request.app, who, raw)
 
 

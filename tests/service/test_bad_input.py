@@ -55,8 +55,9 @@ BAD = {
 
 
 def _line(**fields) -> str:
-    return json.dumps({"type": "feedback", "eventId": "h1", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up",
-                       **fields})
+    return json.dumps(
+        {"type": "feedback", "eventId": "h1", "agentId": "a", "occurredAt": AT, "kind": "thumbs_up", **fields}
+    )
 
 
 HUGE = "9" * 400  # a 400-digit integer: float() of it overflows
@@ -70,28 +71,51 @@ HOSTILE = {
     "kind as a list": (_line(kind=["thumbs_up"]), "field 'kind' must be a string"),
     "action as an object": (_line(action={"x": 1}), "field 'action' must be a string"),
     "archetype as a list": (
-        json.dumps({"type": "agent_registered", "eventId": "h1", "agentId": "a", "occurredAt": AT,
-                    "archetype": ["mentor"]}),
+        json.dumps(
+            {"type": "agent_registered", "eventId": "h1", "agentId": "a", "occurredAt": AT, "archetype": ["mentor"]}
+        ),
         "field 'archetype' must be a string",
     ),
     "profile as an object": (
-        json.dumps({"type": "learning_configured", "eventId": "h1", "agentId": "a", "occurredAt": AT,
-                    "learningConfig": {"profile": {"fast": 1}}}),
+        json.dumps(
+            {
+                "type": "learning_configured",
+                "eventId": "h1",
+                "agentId": "a",
+                "occurredAt": AT,
+                "learningConfig": {"profile": {"fast": 1}},
+            }
+        ),
         "learningConfig.profile {'fast': 1} is unknown",
     ),
-    "400-digit value": (_line(kind="rating").replace('"kind": "rating"', f'"kind": "rating", "value": {HUGE}'),
-                        "400-digit number"),
-    "400-digit attribution": (_line().replace('"kind"', f'"traits": {{"empathy": {HUGE}}}, "kind"'),
-                              "400-digit number"),
-    "400-digit rate": (
-        json.dumps({"type": "learning_configured", "eventId": "h1", "agentId": "a", "occurredAt": AT,
-                    "learningConfig": {"traitRate": 1}}).replace('"traitRate": 1', f'"traitRate": {HUGE}'),
+    "400-digit value": (
+        _line(kind="rating").replace('"kind": "rating"', f'"kind": "rating", "value": {HUGE}'),
         "400-digit number",
     ),
-    "nesting 5,000 deep": (_line().replace('"kind"', '"extra": ' + "[" * 5000 + "]" * 5000 + ', "kind"'),
-                           "nested too deeply"),
-    "objects nested 100 deep": (_line().replace('"kind"', '"extra": ' + '{"a":' * 100 + "1" + "}" * 100 + ', "kind"'),
-                                "nested too deeply"),
+    "400-digit attribution": (
+        _line().replace('"kind"', f'"traits": {{"empathy": {HUGE}}}, "kind"'),
+        "400-digit number",
+    ),
+    "400-digit rate": (
+        json.dumps(
+            {
+                "type": "learning_configured",
+                "eventId": "h1",
+                "agentId": "a",
+                "occurredAt": AT,
+                "learningConfig": {"traitRate": 1},
+            }
+        ).replace('"traitRate": 1', f'"traitRate": {HUGE}'),
+        "400-digit number",
+    ),
+    "nesting 5,000 deep": (
+        _line().replace('"kind"', '"extra": ' + "[" * 5000 + "]" * 5000 + ', "kind"'),
+        "nested too deeply",
+    ),
+    "objects nested 100 deep": (
+        _line().replace('"kind"', '"extra": ' + '{"a":' * 100 + "1" + "}" * 100 + ', "kind"'),
+        "nested too deeply",
+    ),
     "lone surrogate in an id": (_line(eventId="h\ud800"), "not valid Unicode"),
     "lone surrogate in a text": (_line(prompt="hi \ud800"), "not valid Unicode"),
     "traits as an empty list": (_line(traits=[]), "field 'traits' must be an object"),
