@@ -127,6 +127,9 @@ def create_app(
         except Exception as error:  # noqa: BLE001 - any failure means not ready; the body says which
             log.warning("health check failed: %s", type(error).__name__)
             return JSONResponse(status_code=503, content={"ok": False, "error": f"{type(error).__name__}: {error}"})
+        failed = pool.failed_projections()
+        if failed:  # the other read models go on, but what this one shows has stopped
+            return JSONResponse(status_code=503, content={"ok": False, "failedProjections": failed})
         return JSONResponse({"ok": True})
 
     @app.get(

@@ -42,6 +42,16 @@ class SystemPool:
                 return system
         return self._idle.get()  # every System is busy: wait for one
 
+    def failed_projections(self) -> list[str]:
+        """Why projections stopped, in any System of the pool (each catches up on its own)."""
+        with self._lock:
+            systems = list(self._all)
+        failed = set()
+        for system in systems:
+            for (name, _), failure in list(system.projections.failures.items()):
+                failed.add(failure.describe(name))
+        return sorted(failed)
+
     def close(self) -> None:
         with self._lock:
             for system in self._all:

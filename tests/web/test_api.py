@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
+from adapters.bootstrap import Config, bootstrap
 from adapters.service.agent_state import SHOW_FIELDS
+from domain.commands import RecordFeedback
 from tests.conftest import feedback
 
 AGENT_ROUTES = [
@@ -324,3 +328,16 @@ def test_tokens_and_feedback_text_are_never_logged(api, caplog):
     api.get("/api/agents/a-1", "wrong-token-SECRET")
     logged = caplog.text
     assert api.owner_a not in logged and "SECRET" not in logged
+
+
+def test_healthz_is_not_ready_while_a_projection_has_stopped(api, home):
+    """A history recorded before the boundary normalised times: the state projection cannot apply it."""
+    assert api.client.get("/healthz").status_code == 200
+    other = bootstrap(Config(home=home))
+    ancient = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    other.service.process([RecordFeedback("x1", "x", ancient, kind="thumbs_up")])
+    other.close()
+    assert api.get("/api/agents/a-1", api.owner_a).status_code == 200  # the API goes on (and catches up)
+    health = api.client.get("/healthz")
+    assert health.status_code == 503
+    assert any("agent_learning_state" in line for line in health.json()["failedProjections"])
