@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import attrs
 from attrs import define
-from confluent_kafka.admin import AdminClient
 
 from adapters.config import Config, ConfigurationError
 from adapters.files.file_sink import FileSink
-from adapters.kafka.feedback_consumer import ConsumerSettings, FeedbackConsumer
-from adapters.kafka.relay_sink import KafkaRelaySink, ensure_topics
 from adapters.kafka.topics import client_config
-from adapters.readmodels.mongodb import MongoDBReadModelStore
 from adapters.readmodels.sqlite import SQLiteReadModelStore
 from adapters.service.clock import utc_now
 from adapters.service.learning_service import BatchOutcome, LearningService
@@ -30,7 +26,14 @@ from domain.settings import DEFAULT_SETTINGS, LearningSettings
 from projections.catch_up_runner import CatchUpRunner
 from projections.read_model_store import ReadModelStore
 
+if TYPE_CHECKING:
+    from adapters.kafka.feedback_consumer import FeedbackConsumer
+    from adapters.kafka.relay_sink import KafkaRelaySink
+
 __all__ = ["Config", "ConfigurationError", "System", "bootstrap"]
+
+# The MongoDB and Kafka adapters are imported where they are chosen: pymongo and librdkafka
+# (about 18 MiB) load only in a process configured to use them.
 
 # librdkafka refuses consumer-only settings in a producer's or admin client's configuration.
 CONSUMER_ONLY = (
@@ -75,6 +78,8 @@ def read_model_store(config: Config) -> ReadModelStore:
         config.home.mkdir(parents=True, exist_ok=True)
         return SQLiteReadModelStore(str(config.home / "read_models.db"))
     if config.read_models.startswith(MONGODB_SCHEMES):
+        from adapters.readmodels.mongodb import MongoDBReadModelStore  # only when configured
+
         return MongoDBReadModelStore(config.read_models, _mongodb_database(config.read_models))
     raise ConfigurationError(
         f"AGENT_LEARNING_READ_MODELS={config.read_models!r} is not supported; use 'sqlite' or a "
@@ -88,11 +93,17 @@ def _client_extras(config: Config) -> dict[str, Any]:
 
 
 def _ensure_topics(config: Config) -> None:
+    from confluent_kafka.admin import AdminClient  # only when configured
+
+    from adapters.kafka.relay_sink import ensure_topics
+
     if config.kafka_settings.create_topics:
         ensure_topics(AdminClient(client_config(config.kafka, **_client_extras(config))), config.kafka_settings.topics)
 
 
 def kafka_relay_sink(config: Config) -> KafkaRelaySink:
+    from adapters.kafka.relay_sink import KafkaRelaySink  # only when configured
+
     _ensure_topics(config)
     extras = _client_extras(config)
     return KafkaRelaySink(
@@ -129,6 +140,8 @@ class System:
             raise ConfigurationError(
                 "the feedback consumer needs Kafka: set AGENT_LEARNING_KAFKA to its bootstrap servers"
             )
+        from adapters.kafka.feedback_consumer import ConsumerSettings, FeedbackConsumer  # only when configured
+
         _ensure_topics(self.config)
         kafka = self.config.kafka_settings
         settings = ConsumerSettings(group_id=kafka.group, client=dict(kafka.client), poll_timeout=kafka.poll_seconds)

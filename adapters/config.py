@@ -37,9 +37,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from adapters.kafka.feedback_consumer import DEFAULT_GROUP_ID as DEFAULT_GROUP
-from adapters.kafka.feedback_consumer import DEFAULT_POLL_SECONDS
-from adapters.kafka.topics import KafkaTopics
+from adapters.kafka.topics import DEFAULT_GROUP_ID as DEFAULT_GROUP
+from adapters.kafka.topics import DEFAULT_POLL_SECONDS, KafkaTopics
 
 DEFAULT_HOME = "./.agent-learning"
 DEFAULT_HTTP = "127.0.0.1:8080"

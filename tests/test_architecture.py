@@ -12,11 +12,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("domain", "projections", "adapters", "jobs")
 
-# Imports deferred to the call on purpose: each pulls in an optional dependency, and the
-# command that does not need it must still run without it.
+# Imports deferred to the call on purpose: each pulls in an optional dependency (the command
+# that does not need it must still run without it) or a heavy one. They count as edges in the
+# cycle check all the same, so none can hide a cycle.
 DEFERRED = {
     ("jobs.run", "jobs.monthly"): "scikit-learn: `jobs run monthly` says how to install it when it is missing",
     ("jobs.trainers.choice", "jobs.trainers.lora"): "torch and transformers: the [train] extra",
+    # Not optional, but heavy: a backend loads only in a process configured to use it,
+    ("adapters.bootstrap", "adapters.readmodels.mongodb"): "pymongo, when the read models are on MongoDB",
+    ("adapters.bootstrap", "adapters.kafka.relay_sink"): "librdkafka, when Kafka is configured",
+    ("adapters.bootstrap", "adapters.kafka.feedback_consumer"): "librdkafka, when Kafka is configured",
+    # and the web stack only for the commands that serve HTTP.
+    ("adapters.cli.servers", "adapters.worker.serve"): "FastAPI, uvicorn (~14 MiB) for `serve` only",
+    ("adapters.cli.servers", "adapters.web.app"): "FastAPI, uvicorn (~14 MiB) for `web` only",
 }
 ENVIRONMENT_READER = "adapters.config"
 

@@ -10,7 +10,7 @@ from adapters.bootstrap import System
 from adapters.cli.common import EXIT_OK
 from adapters.observability import logs
 from adapters.observability.metrics import ServiceMetrics
-from adapters.worker.serve import run_workers
+from adapters.worker.runner import run_workers
 from adapters.worker.workers import RelayWorker
 
 

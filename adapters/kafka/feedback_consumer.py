@@ -26,15 +26,13 @@ from confluent_kafka import (
 )
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from adapters.kafka.topics import KafkaTopics, client_config
+from adapters.kafka.topics import DEFAULT_GROUP_ID, DEFAULT_POLL_SECONDS, KafkaTopics, client_config
 from adapters.messages.inbound import BadMessage, parse_message
 from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GROUP_ID = "agent-learning"
 DEFAULT_BATCH_SIZE = 500
-DEFAULT_POLL_SECONDS = 0.05
 NULL_VALUE_REASON = "the message has no value (null); send one JSON object per message"
 
 Partition = tuple[str, int]

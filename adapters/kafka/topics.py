@@ -15,6 +15,8 @@ from adapters.messages.outbound import FEEDBACK_DLQ, LEARNING_UPDATES, MODEL_UPD
 
 FEEDBACK = "agent-feedback"
 RELAY_POSITIONS = "agent-learning-relay-positions"
+DEFAULT_GROUP_ID = "agent-learning"  # the feedback consumer's group
+DEFAULT_POLL_SECONDS = 0.05  # the longest the consumer waits for a batch to fill
 
 
 @frozen

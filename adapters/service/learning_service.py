@@ -279,8 +279,18 @@ class LearningService(Application):
     def agent_exists(self, agent_id: str) -> bool:
         return agent_aggregate_id(agent_id) in self.repository
 
-    def _change_one(self, agent_id: str, change: Callable[[Agent], str]) -> str:
-        return self.work.run(lambda loaded: change(self._load_agent(loaded, agent_id)))
+    def _change_one(
+        self, agent_id: str, change: Callable[[Agent], str], allowed: Callable[[Agent], None] | None = None
+    ) -> str:
+        """`allowed(agent)` raises to refuse, on the agent as stored, inside the write (and on a retry)."""
+
+        def decide(loaded: Loaded) -> str:
+            agent = self._load_agent(loaded, agent_id)
+            if allowed is not None:
+                allowed(agent)
+            return change(agent)
+
+        return self.work.run(decide, fresh=allowed is not None)
 
     @staticmethod
     def _load_agent(loaded: Loaded, agent_id: str) -> Agent:
@@ -295,8 +305,8 @@ class LearningService(Application):
     def unfreeze(self, command: UnfreezeUpdates) -> str:
         return self._change_one(command.agent_id, lambda agent: agent.unfreeze(command))
 
-    def configure(self, command: ConfigureLearning) -> str:
-        return self._change_one(command.agent_id, lambda agent: agent.configure(command, self.settings))
+    def configure(self, command: ConfigureLearning, allowed: Callable[[Agent], None] | None = None) -> str:
+        return self._change_one(command.agent_id, lambda agent: agent.configure(command, self.settings), allowed)
 
     def tick(self, now: datetime, agent_ids: Iterable[str], batch_size: int = 500) -> BatchOutcome:
         """The periodic check for the given agents (those the read model says may be due)."""

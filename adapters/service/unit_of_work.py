@@ -38,21 +38,32 @@ class TrackingConflict(IntegrityError):
 
 
 class Loaded:
-    """What one attempt loaded and created; `fresh` reads the store, never the cache."""
+    """What one attempt loaded and created; `fresh` reads the store, never the cache.
+
+    One attempt sees one state: an aggregate it found missing stays missing for the rest of the
+    attempt, even if another writer creates it meanwhile (a decision taken on "there is none"
+    must be written as such, and then conflicts, rather than be applied to what appeared)."""
 
     def __init__(self, app: Application, fresh: bool = False):
         self._app = app
         self._fresh = fresh
         self.objects: dict[Any, Any] = {}  # id → aggregate, in the order first seen
+        self._missing: set[Any] = set()
 
     def get(self, aggregate_id: Any) -> Any:
         """The aggregate (the one this attempt already holds, if any); raises AggregateNotFoundError."""
         held = self.objects.get(aggregate_id)
         if held is not None:
             return held
+        if aggregate_id in self._missing:
+            raise AggregateNotFoundError(aggregate_id)
         if self._fresh:
             evict(self._app, aggregate_id)
-        aggregate = self._app.repository.get(aggregate_id)
+        try:
+            aggregate = self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            self._missing.add(aggregate_id)
+            raise
         self.objects[aggregate_id] = aggregate
         return aggregate
 

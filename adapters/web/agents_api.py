@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.service.agent_history import history_entries
 from adapters.web.api_tokens import Principal
-from adapters.web.authorization import administrator, principal, visible_agent
+from adapters.web.authorization import administrator, owned_by, principal, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.problems import problems
 from adapters.web.system_pool import SystemPool
@@ -83,7 +83,8 @@ def put_learning_config(
         except InvalidLearningConfig as error:
             raise HTTPException(422, f"learning configuration for {agent_id} rejected: {error}") from None
         service = system.service
-        service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False))
+        # Checked again inside the write: the agent may have changed owners since the read above.
+        service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False), owned_by(who))
         system.projections.catch_up()
         rates = service.get_agent(agent_id).rates(service.settings)
     return {"agentId": agent_id, "learningConfig": config.to_dict(), "effective": rates.to_dict()}

@@ -6,6 +6,8 @@ not exist, so agent ids never leak from one owner to another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -13,6 +15,7 @@ from adapters.bootstrap import System
 from adapters.service.agent_state import agent_document
 from adapters.service.learning_service import UnknownAgent
 from adapters.web.api_tokens import Principal
+from domain.agent import Agent
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `agent-learning tokens create`")
 
@@ -46,6 +49,16 @@ def administrator(who: Principal = Depends(principal)) -> Principal:
 
 def agent_not_found(agent_id: str) -> HTTPException:
     return HTTPException(404, f"no agent {agent_id!r} for this token: check the id, and that the agent is yours")
+
+
+def owned_by(who: Principal) -> Callable[[Agent], None]:
+    """For a write: refuses (404) an agent the caller may not see, as the service holds it inside the write."""
+
+    def allowed(agent: Agent) -> None:
+        if not who.may_see(agent.owner_id):
+            raise agent_not_found(agent.agent_id)
+
+    return allowed
 
 
 def visible_agent(system: System, who: Principal, agent_id: str) -> dict:

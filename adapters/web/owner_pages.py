@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from adapters.web.agent_timeline import AgentTimeline
-from adapters.web.authorization import visible_agent
+from adapters.web.authorization import owned_by, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
 from adapters.web.charts import epsilon_svg, feedback_volume_svg, recalculations_svg, reward_sentiment_svg
 from adapters.web.sessions import SESSION_COOKIE, SESSION_SECONDS, Session
@@ -233,7 +233,10 @@ def save_learning_config(
         else:
             rejected = None
             service = system.service
-            service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False))
+            service.configure(
+                ConfigureLearning(None, agent_id, service.clock(), config, from_event=False),
+                owned_by(session.principal),  # checked again inside the write
+            )
             system.projections.catch_up()
     if rejected:
         return _page(request, session, agent_id, error=rejected, status_code=422)

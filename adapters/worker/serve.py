@@ -11,15 +11,13 @@ SIGTERM or SIGINT stops every loop after the work in hand, then the process exit
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable
 from functools import partial
 
 from adapters.bootstrap import Config, bootstrap
 from adapters.observability.logs import fields
 from adapters.observability.metrics import ServiceMetrics
-from adapters.worker.health import HealthAndMetrics
+from adapters.worker.runner import run_workers
 from adapters.worker.served_api import ServedApi
 from adapters.worker.workers import ConsumerWorker, ProjectionsWorker, RelayWorker, TickWorker, Worker
 
@@ -37,37 +35,6 @@ def build_workers(
         workers.append(RelayWorker(bootstrap(config), metrics))
     workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
     return workers
-
-
-def run_workers(
-    workers: list[Worker],
-    metrics: ServiceMetrics,
-    http_address: str | None,
-    stop: threading.Event,
-    http_server: Callable = HealthAndMetrics,
-) -> int:
-    """Runs the workers until `stop` (SIGTERM/SIGINT set it), with /healthz and /metrics if an address is given.
-
-    `http_server(address, workers, threads, metrics)` builds what listens there: `HealthAndMetrics`,
-    or in `serve` the whole HTTP API (`adapters.worker.served_api.ServedApi`)."""
-    threads = {w.name: threading.Thread(target=w.run, args=(stop,), name=w.name) for w in workers}
-    http = http_server(http_address, workers, threads, metrics) if http_address else None
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-    for thread in threads.values():
-        thread.start()
-    if http:
-        http.start()
-    log.info("serving", extra=fields(http=http.address if http else None, workers=[w.name for w in workers]))
-    stop.wait()
-    log.info("stopping: finishing the work in hand")
-    for thread in threads.values():
-        thread.join()
-    if http:
-        http.stop()
-    log.info("stopped")
-    return 0
 
 
 def serve(

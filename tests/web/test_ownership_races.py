@@ -56,7 +56,7 @@ def registration(agent_id: str, event_id: str, owner_id: str | None = None) -> d
 
 
 def test_of_two_owners_registering_one_new_agent_at_once_one_wins_and_the_other_gets_409(api, held_at_process):
-    for round_ in range(5):
+    for round_ in range(20):  # the interleaving is forced, but what each writer sees first is not
         agent_id = f"new-{round_}"
         held_at_process(2)
         with ThreadPoolExecutor(2) as pool:
@@ -113,3 +113,30 @@ def test_a_registration_that_leaves_out_the_owner_keeps_it(api):
     response = api.post("/api/feedback", api.admin, json=registration("a-1", "amend-1"))
     assert response.status_code == 200, response.text
     assert api.get("/api/agents/a-1", api.owner_a).json()["ownerId"] == "u-a"
+
+
+def test_a_former_owner_cannot_configure_once_the_agent_is_handed_on_between_check_and_write(api, home, monkeypatch):
+    """u-a's PUT has passed its read-model check when another writer hands the agent to u-b; the write
+    itself must refuse it."""
+    checked, handed_on = threading.Event(), threading.Event()
+    original = LearningService.configure
+
+    def configure_after_the_handover(self, command, *args, **kwargs):
+        checked.set()  # the route's own check is behind it
+        assert handed_on.wait(timeout=10)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(LearningService, "configure", configure_after_the_handover)
+    other_writer = bootstrap(Config(home=home))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            late = pool.submit(api.put, "/api/agents/a-1/learning-config", api.owner_a, json={"profile": "fast"})
+            assert checked.wait(timeout=10)
+            handover = json.dumps(registration("a-1", "handover", owner_id="u-b")).encode()
+            assert ingest_lines(other_writer.service, [handover], "kafka").outcome.recorded == 1
+            handed_on.set()
+            response = late.result()
+        assert response.status_code == 404, response.text
+        assert not [e for e in other_writer.service.history("a-1") if isinstance(e, Agent.LearningConfigured)]
+    finally:
+        other_writer.close()
