@@ -51,11 +51,16 @@ def _session(request: Request) -> Session | None:
 
 
 def _from_this_site(request: Request) -> None:
-    """Forms are taken only from this site's own pages: a browser names the page's origin in `Origin`
-    (and `Sec-Fetch-Site`). Without it (a script, curl) there is no browser to trick."""
+    """Forms are taken only from this site's own pages. A browser says where a request comes from in
+    `Sec-Fetch-Site` (modern ones) or `Origin`; without either (a script, curl) there is no browser
+    to trick."""
+    site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
-    cross_site = request.headers.get("sec-fetch-site") == "cross-site"
-    if cross_site or (origin is not None and urlsplit(origin).netloc != request.headers.get("host")):
+    if site is not None:
+        foreign = site not in ("same-origin", "none")
+    else:
+        foreign = origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+    if foreign:
         raise HTTPException(403, "this form was sent from another site: use this site's own page, then retry")
 
 

@@ -1,6 +1,7 @@
 """Response headers that keep browsers from misreading, framing, caching or leaking the pages.
 
-Every response: `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+Every response: `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin` (no referrer
+leaves the site; `no-referrer` would also make browsers send `Origin: null` on the site's own forms).
 Owner pages (everything but the API, its docs, /healthz and /metrics): a Content-Security-Policy
 that allows no script at all and only this site's forms, and `X-Frame-Options: DENY`.
 Any response to a request that carries credentials (a bearer token or the session cookie), and
@@ -33,7 +34,7 @@ class SecurityHeaders:
         page = not path.startswith(NOT_PAGES)
         headers = dict(scope.get("headers") or ())
         credentials = b"authorization" in headers or SESSION_COOKIE.encode() in headers.get(b"cookie", b"")
-        added = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        added = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
         if page:
             added += [(b"content-security-policy", PAGE_POLICY.encode()), (b"x-frame-options", b"DENY")]
         if page or credentials:

@@ -31,6 +31,7 @@ def test_login_from_another_site_is_refused(api):
     assert SESSION_COOKIE not in forged.cookies
     assert _sign_in(api, api.owner_a, **{"sec-fetch-site": "cross-site"}).status_code == 403
     assert _sign_in(api, api.owner_a, origin="http://testserver").status_code == 303
+    assert _sign_in(api, api.owner_a, origin="null", **{"sec-fetch-site": "same-origin"}).status_code == 303
 
 
 def test_forms_from_another_site_are_refused_even_with_the_csrf_token(api):
@@ -51,7 +52,7 @@ def test_pages_carry_the_security_headers_and_are_never_cached(api):
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
     assert api.client.get("/login").headers["cache-control"] == "no-store"
