@@ -30,24 +30,10 @@ from tests.kafka.serve_process import (
 )
 from tests.kafka.test_feedback_consumer import at, feedback_event_ids, message, produce
 from tests.service.test_bad_input import HOSTILE
+from tests.support.contract_fields import METRIC_FIELDS, UPDATE_FIELDS
 
 pytestmark = pytest.mark.kafka
 
-UPDATE_FIELDS = {
-    "type",
-    "eventId",
-    "agentId",
-    "version",
-    "trigger",
-    "traits",
-    "learnedTraits",
-    "actionPolicy",
-    "explorationEpsilon",
-    "confidence",
-    "metrics",
-    "occurredAt",
-}
-METRIC_FIELDS = {"feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance", "blendWeight"}
 # Every registered read model reports its lag (the five of the realtime core, plus the batch loop's).
 PROJECTIONS = {p.name for p in all_projections()}
 assert {

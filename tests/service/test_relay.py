@@ -7,6 +7,7 @@ import json
 from adapters.cli.main import main
 from adapters.files.file_sink import FileSink, read_published
 from tests.conftest import feedback, write_jsonl
+from tests.support.contract_fields import METRIC_FIELDS, UPDATE_FIELDS
 
 AT = "2026-11-24T10:00:00Z"
 
@@ -31,28 +32,8 @@ def test_a_strong_signal_publishes_agent_learning_updated_with_the_contract_head
     body = message["value"]
     assert body["type"] == "AgentLearningUpdated" and body["eventId"] == "agent:a-1:3"
     assert body["trigger"] == "strong_signal" and body["version"] == 1
-    assert set(body) == {
-        "type",
-        "eventId",
-        "agentId",
-        "version",
-        "trigger",
-        "traits",
-        "learnedTraits",
-        "actionPolicy",
-        "explorationEpsilon",
-        "confidence",
-        "metrics",
-        "occurredAt",
-    }
-    assert set(body["metrics"]) == {
-        "feedbackCount",
-        "batchSize",
-        "avgReward",
-        "sentiment",
-        "rewardVariance",
-        "blendWeight",
-    }
+    assert set(body) == UPDATE_FIELDS
+    assert set(body["metrics"]) == METRIC_FIELDS
     assert body["occurredAt"] == AT
 
 
