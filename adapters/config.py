@@ -81,7 +81,7 @@ class TrainerSettings:
     command: str = ""
     # What the `command` trainer's child process inherits (PATH and the rest), and what the
     # `lora` trainer run as that command reads back.
-    inherited: Mapping[str, str] = field(factory=dict)
+    inherited: Mapping[str, str] = field(factory=dict, repr=False)  # never printed: it holds secrets too
     job_id: str | None = None
     seed: int = 0
 

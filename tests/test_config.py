@@ -57,3 +57,9 @@ def test_the_accepted_years_reach_the_boundary(tmp_path):
     finally:
         strict.close()
         wide.close()
+
+
+def test_the_environment_a_trainer_inherits_is_never_printed():
+    config = Config.from_env({"DATABASE_PASSWORD": "hunter2", "AGENT_LEARNING_TRAINER": "command"})
+    assert config.trainer.inherited["DATABASE_PASSWORD"] == "hunter2"  # the child process still gets it
+    assert "hunter2" not in repr(config)
