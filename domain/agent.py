@@ -35,9 +35,11 @@ from domain.commands import (
 )
 from domain.learning_config import (
     EffectiveRates,
+    ExplainedRates,
     LearningConfig,
     cap_event_config,
     effective_rates,
+    explain_rates,
 )
 from domain.recalculation import (
     ARCHETYPE,
@@ -96,12 +98,25 @@ class Agent(TextIdAggregate):
         event_id: str | None
 
     class LearningConfigured(TextIdAggregate.Event):
+        """v2 added who made the change and the effective rates it resolved to, with their sources
+        (what `AgentLearningConfigured` publishes)."""
+
         TOPIC = _topic("LearningConfigured")
+        class_version = 2
         config: dict
         epsilon: float
         caps: list
         occurred_at: datetime
         event_id: str | None
+        by: str | None
+        rates: dict | None
+        rules_version: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["by"] = None
+            state["rates"] = None  # not recorded then
+            state["rules_version"] = None
 
     class FeedbackRecorded(TextIdAggregate.Event):
         """v2 added `prompt` and `response` (the batch loop's training text)."""
@@ -150,7 +165,10 @@ class Agent(TextIdAggregate):
         occurred_at: datetime
 
     class PolicyRecalculated(TextIdAggregate.Event):
+        """v2 added the version of the learning rules the recalculation used (0: the built-in ones)."""
+
         TOPIC = _topic("PolicyRecalculated")
+        class_version = 2
         policy_version: int
         trigger: str
         learned: dict
@@ -163,7 +181,12 @@ class Agent(TextIdAggregate):
         confidence: str
         metrics: dict
         rates: dict
+        rules_version: int
         occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["rules_version"] = 0
 
         def apply(self, agent: Agent) -> None:
             agent.policy_version = self.policy_version
@@ -216,6 +239,7 @@ class Agent(TextIdAggregate):
     def register(cls, command: RegisterAgent, settings: LearningSettings) -> Agent:
         archetype = settings.archetype(command.archetype or DEFAULT_ARCHETYPE)
         config, caps = cap_event_config(command.config or LearningConfig(), settings)
+        archetype_name = archetype.name
         agent = cls(
             agent_id=command.agent_id,
             archetype=archetype.name,
@@ -223,18 +247,12 @@ class Agent(TextIdAggregate):
             priors=dict(archetype.trait_priors),
             action_priors=dict(archetype.action_priors),
             config=config.to_dict(),
-            epsilon=effective_rates(config, settings).epsilon,
+            epsilon=effective_rates(config, settings, archetype_name).epsilon,
             occurred_at=command.occurred_at,
             event_id=command.event_id,
         )
-        if caps:
-            agent._configured(
-                config=config.to_dict(),
-                epsilon=agent.epsilon,
-                caps=caps,
-                occurred_at=command.occurred_at,
-                event_id=None,
-            )
+        if command.config is not None:  # a configuration change like any other, published as such
+            agent._record_configured(config, caps, command.occurred_at, None, None, settings, agent.epsilon)
         return agent
 
     @event(AgentRegistered)
@@ -301,21 +319,24 @@ class Agent(TextIdAggregate):
             event_id=command.event_id,
         )
         if command.config is not None:
-            self._configure(command.config, None, command.occurred_at, settings, cap=True)
+            self._configure(command.config, None, command.occurred_at, settings, cap=True, by=None)
         self._after_event(command.occurred_at, settings)
         return RECORDED
 
     def configure(self, command: ConfigureLearning, settings: LearningSettings) -> str:
         if self._seen(command.event_id):
             return DUPLICATE
-        self._configure(command.config, command.event_id, command.occurred_at, settings, cap=command.from_event)
+        self._configure(
+            command.config, command.event_id, command.occurred_at, settings, cap=command.from_event, by=command.by
+        )
         self._after_event(command.occurred_at, settings)
         return RECORDED
 
     def record_feedback(self, command: RecordFeedback, settings: LearningSettings) -> str:
         if self._seen(command.event_id):
             return DUPLICATE
-        reward = settings.rewards.reward_for(command.kind, command.value)
+        rewards = settings.rewards_for(self.archetype)
+        reward = rewards.reward_for(command.kind, command.value)
         sentiment = self.sentiment + settings.sentiment_alpha * (reward - self.sentiment)
         if sentiment < settings.freeze_threshold:
             below_since = self.below_since or command.occurred_at
@@ -338,7 +359,7 @@ class Agent(TextIdAggregate):
             below_since=below_since,
             occurred_at=command.occurred_at,
         )
-        self._after_event(command.occurred_at, settings, strong_signal=settings.rewards.is_strong_signal(command.kind))
+        self._after_event(command.occurred_at, settings, strong_signal=rewards.is_strong_signal(command.kind))
         return RECORDED
 
     def end_session(self, command: EndSession, settings: LearningSettings) -> str:
@@ -397,13 +418,26 @@ class Agent(TextIdAggregate):
     # ------------------------------------------------------------ derived views
 
     def rates(self, settings: LearningSettings) -> EffectiveRates:
-        return effective_rates(LearningConfig.from_dict(self.config), settings)
+        return effective_rates(LearningConfig.from_dict(self.config), settings, self.archetype)
 
-    def learning_state(self) -> LearningState:
+    def explained_rates(self, settings: LearningSettings) -> ExplainedRates:
+        return explain_rates(LearningConfig.from_dict(self.config), settings, self.archetype)
+
+    def learning_state(self, settings: LearningSettings) -> LearningState:
+        """A trait or action that rules added since this agent last learned starts from its archetype's prior."""
+        priors, learned, preferences = self.priors, self.learned, self.preferences
+        if len(priors) != len(settings.traits) or len(preferences) != len(settings.actions):
+            archetype = settings.archetypes.get(self.archetype) or settings.archetype(DEFAULT_ARCHETYPE)
+            added = {t: archetype.trait_priors[t] for t in settings.traits if t not in priors}
+            priors, learned = {**priors, **added}, {**learned, **added}
+            preferences = {
+                **{a: archetype.action_priors[a] for a in settings.actions if a not in preferences},
+                **preferences,
+            }
         return LearningState(
-            priors=self.priors,
-            learned=self.learned,
-            preferences=self.preferences,
+            priors=priors,
+            learned=learned,
+            preferences=preferences,
             epsilon=self.epsilon,
             feedback_count=self.feedback_count,
             sentiment=self.sentiment,
@@ -416,7 +450,7 @@ class Agent(TextIdAggregate):
 
     def derive_recalculation(self, settings: LearningSettings) -> Recalculation:
         """What a recalculation would give now: the audit compares it with what was recorded."""
-        return recalculate(self.learning_state(), self.pending_feedback(), self.rates(settings), settings)
+        return recalculate(self.learning_state(settings), self.pending_feedback(), self.rates(settings), settings)
 
     # ---------------------------------------------------------------- internals
 
@@ -424,16 +458,45 @@ class Agent(TextIdAggregate):
         return event_id is not None and event_id in self.seen_event_ids
 
     def _configure(
-        self, config: LearningConfig, event_id: str | None, at: datetime, settings: LearningSettings, *, cap: bool
+        self,
+        config: LearningConfig,
+        event_id: str | None,
+        at: datetime,
+        settings: LearningSettings,
+        *,
+        cap: bool,
+        by: str | None,
     ) -> None:
         caps: list[dict] = []
         if cap:
             config, caps = cap_event_config(config, settings)
-        new_epsilon = effective_rates(config, settings).epsilon
+        new_epsilon = effective_rates(config, settings, self.archetype).epsilon
         old_epsilon = self.rates(settings).epsilon
         # An explicit change of ε replaces the learned one; otherwise ε keeps what it learned.
         epsilon = new_epsilon if new_epsilon != old_epsilon else self.epsilon
-        self._configured(config=config.to_dict(), epsilon=epsilon, caps=caps, occurred_at=at, event_id=event_id)
+        self._record_configured(config, caps, at, event_id, by, settings, epsilon)
+
+    def _record_configured(
+        self,
+        config: LearningConfig,
+        caps: list[dict],
+        at: datetime,
+        event_id: str | None,
+        by: str | None,
+        settings: LearningSettings,
+        epsilon: float,
+    ) -> None:
+        explained = explain_rates(config, settings, self.archetype)
+        self._configured(
+            config=config.to_dict(),
+            epsilon=epsilon,
+            caps=caps,
+            occurred_at=at,
+            event_id=event_id,
+            by=by,
+            rates=explained.to_dict(),
+            rules_version=settings.rules_version,
+        )
 
     def _after_event(
         self, time: datetime, settings: LearningSettings, *, strong_signal: bool = False, session_end: bool = False
@@ -458,7 +521,7 @@ class Agent(TextIdAggregate):
 
     def _recalculate(self, trigger: str, now: datetime, settings: LearningSettings) -> None:
         rates = self.rates(settings)
-        result = recalculate(self.learning_state(), self.pending_feedback(), rates, settings)
+        result = recalculate(self.learning_state(settings), self.pending_feedback(), rates, settings)
         self.trigger_event(
             self.PolicyRecalculated,
             policy_version=self.policy_version + 1,
@@ -473,6 +536,7 @@ class Agent(TextIdAggregate):
             confidence=result.confidence,
             metrics=result.metrics,
             rates=rates.to_dict(),
+            rules_version=settings.rules_version,
             occurred_at=now,
         )
 
@@ -489,7 +553,15 @@ class Agent(TextIdAggregate):
 
     @event(LearningConfigured)
     def _configured(
-        self, config: dict, epsilon: float, caps: list, occurred_at: datetime, event_id: str | None
+        self,
+        config: dict,
+        epsilon: float,
+        caps: list,
+        occurred_at: datetime,
+        event_id: str | None,
+        by: str | None,
+        rates: dict | None,
+        rules_version: int | None,
     ) -> None:
         self.config = dict(config)
         self.epsilon = epsilon

@@ -29,6 +29,7 @@ class ConfigureLearning:
     occurred_at: datetime
     config: LearningConfig
     from_event: bool = True
+    by: str | None = None  # who asked (the CLI's actor, the API's token); None for a message
 
 
 @frozen

@@ -81,26 +81,72 @@ def _profile(config: LearningConfig) -> Profile | None:
     return PROFILES[config.profile] if config.profile is not None else None
 
 
-def effective_rates(config: LearningConfig, settings: LearningSettings) -> EffectiveRates:
-    """Most specific wins: agent per-trait, agent trait rate (or its profile), global per-trait, global."""
+DEFAULT, GLOBAL, ARCHETYPE_RATE, PROFILE, OVERRIDE = "default", "global", "archetype", "profile", "override"
+RATE_SOURCES = (DEFAULT, GLOBAL, ARCHETYPE_RATE, PROFILE, OVERRIDE)
+
+
+@frozen
+class ExplainedRates:
+    """The effective rates, and where each comes from (one of RATE_SOURCES); `capped`: the trait
+    rates the hard bounds cut back."""
+
+    rates: EffectiveRates
+    sources: Mapping[str, Any]
+    capped: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rates": self.rates.to_dict(), "sources": dict(self.sources), "capped": list(self.capped)}
+
+
+def explain_rates(config: LearningConfig, settings: LearningSettings, archetype: str | None = None) -> ExplainedRates:
+    """Most specific wins: the agent's own override (per trait, then its trait rate), its profile,
+    the archetype's rate in the rules, the rules' global per-trait rate, the rules' default rate."""
     profile = _profile(config)
-    agent_trait_rate = config.trait_rate if config.trait_rate is not None else (profile.trait_rate if profile else None)
-    trait_rates = {}
+    archetype_rates = settings.archetype_trait_rates.get(archetype, {}) if archetype is not None else {}
+    trait_rates: dict[str, float] = {}
+    trait_sources: dict[str, str] = {}
+    capped = []
     for trait in settings.traits:
-        for candidate in (config.trait_rates.get(trait), agent_trait_rate, settings.trait_rates.get(trait)):
-            if candidate is not None:
-                rate = candidate
-                break
-        else:
-            rate = settings.trait_rate
+        candidates = (
+            (config.trait_rates.get(trait), OVERRIDE),
+            (config.trait_rate, OVERRIDE),
+            (profile.trait_rate if profile else None, PROFILE),
+            (archetype_rates.get(trait), ARCHETYPE_RATE),
+            (settings.trait_rates.get(trait), GLOBAL),
+            (settings.trait_rate, DEFAULT),
+        )
+        rate, source = next((c, where) for c, where in candidates if c is not None)
         trait_rates[trait] = settings.trait_rate_bounds.clamp(rate)
-    action_rate = (
-        config.action_rate
-        if config.action_rate is not None
-        else (profile.action_rate if profile else settings.action_rate)
+        trait_sources[trait] = source
+        if trait_rates[trait] != rate:
+            capped.append(trait)
+    action_rate, action_source = next(
+        (c, where)
+        for c, where in (
+            (config.action_rate, OVERRIDE),
+            (profile.action_rate if profile else None, PROFILE),
+            (settings.action_rate, DEFAULT),
+        )
+        if c is not None
     )
-    epsilon = config.epsilon if config.epsilon is not None else (profile.epsilon if profile else settings.epsilon)
-    return EffectiveRates(trait_rates, action_rate, epsilon)
+    epsilon, epsilon_source = next(
+        (c, where)
+        for c, where in (
+            (config.epsilon, OVERRIDE),
+            (profile.epsilon if profile else None, PROFILE),
+            (settings.epsilon, DEFAULT),
+        )
+        if c is not None
+    )
+    return ExplainedRates(
+        EffectiveRates(trait_rates, action_rate, epsilon),
+        {"traitRates": trait_sources, "actionRate": action_source, "epsilon": epsilon_source},
+        tuple(capped),
+    )
+
+
+def effective_rates(config: LearningConfig, settings: LearningSettings, archetype: str | None = None) -> EffectiveRates:
+    return explain_rates(config, settings, archetype).rates
 
 
 def _check_structure(config: LearningConfig, settings: LearningSettings) -> None:

@@ -26,10 +26,17 @@ class RateBounds:
 
 @frozen
 class LearningSettings:
+    """The rules in force. Version 0 is the built-in defaults; an operator's rules document makes
+    the next versions (`domain/rules.py`), and every recalculation records the version it used."""
+
+    rules_version: int = 0
     traits: Mapping[str, TraitBounds] = TRAIT_BOUNDS
     actions: tuple[str, ...] = ACTIONS
     archetypes: Mapping[str, Archetype] = ARCHETYPES
     rewards: RewardTable = RewardTable()
+    # Per-archetype overrides (the rules document's `archetypes.NAME.rewards` and `.trait_rates`).
+    archetype_rewards: Mapping[str, RewardTable] = field(factory=lambda: MappingProxyType({}))
+    archetype_trait_rates: Mapping[str, Mapping[str, float]] = field(factory=lambda: MappingProxyType({}))
 
     # Learning rates (section 5).
     trait_rate: float = 0.07
@@ -62,6 +69,10 @@ class LearningSettings:
     epsilon_decay: float = 0.9
     epsilon_floor: float = 0.005
     full_confidence_feedback: int = 50
+
+    def rewards_for(self, archetype: str) -> RewardTable:
+        """The reward table of an agent of this archetype: the global one, or the archetype's overrides of it."""
+        return self.archetype_rewards.get(archetype, self.rewards)
 
     def archetype(self, name: str) -> Archetype:
         try:

@@ -33,7 +33,6 @@ from domain.commands import (
     RegisterAgent,
 )
 from domain.learning_config import PROFILES, LearningConfig
-from domain.rewards import RATING
 from domain.settings import LearningSettings
 from domain.timestamps import parse_utc
 
@@ -97,14 +96,16 @@ def _text(message: dict, name: str, *, required: bool) -> str | None:
     return value
 
 
-def _name(message: dict, name: str, known: Any, what: str, default: str | None = None) -> str | None:
+def _name(
+    message: dict, name: str, known: Any, what: str, default: str | None = None, check: bool = True
+) -> str | None:
     """A field naming one of `known` (a kind, an archetype, an action): a string, and a known one."""
     value = message.get(name)
     if value is None:
         return default
     if not isinstance(value, str):
         raise BadMessage(f"field {name!r} must be a string naming the {what}, got {shown(value)}")
-    if value not in known:
+    if check and value not in known:
         raise BadMessage(f"unknown {what} {shown(value)}; expected one of: {', '.join(known)}")
     return value
 
@@ -166,9 +167,14 @@ def _learning_config(value: Any, name: str, settings: LearningSettings) -> Learn
 def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedback:
     if m.get("kind") is None:
         raise BadMessage("missing required field 'kind'")
-    kind = _name(m, "kind", settings.rewards.kinds, "feedback kind")
+    kind = _name(m, "kind", (), "feedback kind", check=False)
+    if kind not in settings.rewards.rules:
+        raise BadMessage(
+            f"unknown feedback kind {shown(kind)} in {settings.rewards.source}; "
+            f"expected one of: {', '.join(settings.rewards.kinds)}"
+        )
     value = m.get("value")
-    if kind == RATING:
+    if settings.rewards.rules[kind].rating:
         if value is None:
             raise BadMessage("a rating needs a 'value' from 1 to 5")
         value = _number(value, "value", 1, 5)

@@ -18,7 +18,6 @@ from adapters.messages.inbound import (
     PARSERS,
 )
 from domain.learning_config import PROFILES
-from domain.rewards import RATING
 from domain.settings import LearningSettings
 
 
@@ -106,7 +105,8 @@ def message_schema(settings: LearningSettings) -> dict:
             "properties": {"type": {"const": kind}, **common, **by_type[kind]},
         }
         if kind == "feedback":
-            variant["if"] = {"properties": {"kind": {"const": RATING}}}
+            ratings = [k for k, rule in settings.rewards.rules.items() if rule.rating]
+            variant["if"] = {"properties": {"kind": {"enum": ratings}}}
             variant["then"] = {"required": ["value"], "properties": {"value": _number(1, 5, nullable=False)}}
         variants.append(variant)
     return {

@@ -59,7 +59,13 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
         if isinstance(event, Agent.PolicyRecalculated):
             report.recalculations += 1
             assert agent is not None
-            derived = agent.derive_recalculation(service.settings)
+            # The rules in force when it was made: changing the rules never breaks the audit of old history.
+            try:
+                settings = service.rules.at(event.rules_version)
+            except LookupError as error:
+                report.mismatch = f"version {event.policy_version} (event {event.originator_version}): {error}"
+                return report
+            derived = agent.derive_recalculation(settings)
             derived_fields = {
                 "learned": derived.learned,
                 "effective": derived.effective,
@@ -70,7 +76,7 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
                 "last_batch_feedback_at": derived.last_batch_feedback_at,
                 "confidence": derived.confidence,
                 "metrics": derived.metrics,
-                "rates": agent.rates(service.settings).to_dict(),
+                "rates": agent.rates(settings).to_dict(),
             }
             problems = []
             if event.policy_version != agent.policy_version + 1:
@@ -79,7 +85,8 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
                 problems += _differences(getattr(event, name), derived_fields[name], name)
             if problems:
                 report.mismatch = (
-                    f"version {event.policy_version} (event {event.originator_version}, trigger {event.trigger}) "
+                    f"version {event.policy_version} (event {event.originator_version}, trigger {event.trigger}, "
+                    f"rules version {event.rules_version}) "
                     f"does not match: "
                     + "; ".join(problems[:5])
                     + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")

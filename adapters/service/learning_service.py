@@ -24,6 +24,7 @@ from eventsourcing.persistence import Tracking
 from adapters.eventstore.transcoder import OrjsonTranscoder
 from adapters.service.clock import utc_now
 from adapters.service.refreshed_archetypes import settings_with_refreshed_priors, stored_priors
+from adapters.service.rules_in_force import RulesInForce
 from adapters.service.unit_of_work import Loaded, UnitOfWork
 from domain.agent import DUPLICATE, RECORDED, Agent, agent_aggregate_id
 from domain.commands import (
@@ -105,10 +106,19 @@ class LearningService(Application):
         settings: LearningSettings = DEFAULT_SETTINGS,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.settings = settings
         self.clock = clock
         super().__init__(env)
         self.work = UnitOfWork(self, after_save=self._snapshot_long_histories)
+        self.rules = RulesInForce(self.events, settings)
+        self.rules.refresh()
+
+    @property
+    def settings(self) -> LearningSettings:
+        """The learning rules in force, as of the last refresh (each batch, tick and command refreshes)."""
+        return self.rules.current
+
+    def refresh_rules(self) -> LearningSettings:
+        return self.rules.refresh()
 
     def construct_recorder(self):  # the process recorder also stores tracking records
         return self.factory.process_recorder()
@@ -137,6 +147,7 @@ class LearningService(Application):
         with the agent as stored now (None for a new one), inside the write, and asked again
         when a conflicting save makes the batch run again: it returns the command to apply or
         raises to refuse it (nothing of the batch is then saved)."""
+        self.refresh_rules()
         try:
             return self._process(items, trackings, authorize)
         except MESSAGE_ERRORS as error:
@@ -283,6 +294,7 @@ class LearningService(Application):
         self, agent_id: str, change: Callable[[Agent], str], allowed: Callable[[Agent], None] | None = None
     ) -> str:
         """`allowed(agent)` raises to refuse, on the agent as stored, inside the write (and on a retry)."""
+        self.refresh_rules()
 
         def decide(loaded: Loaded) -> str:
             agent = self._load_agent(loaded, agent_id)
@@ -323,6 +335,7 @@ class LearningService(Application):
 
     def _each_agent(self, agent_ids: Iterable[str], batch_size: int, change: Callable[[Agent], Any]) -> BatchOutcome:
         """`change` on each known agent, `batch_size` agents a transaction (an id the store does not know is passed over)."""
+        self.refresh_rules()
         total = BatchOutcome()
         ids = list(agent_ids)
         for start in range(0, len(ids), batch_size):
