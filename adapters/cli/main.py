@@ -11,13 +11,41 @@ import sys
 from collections.abc import Sequence
 
 from adapters.bootstrap import Config, ConfigurationError, bootstrap
-from adapters.cli import admin, agents, dead_letters, demo, ingest, jobs, models, projections, relay, servers, tokens
+from adapters.cli import (
+    admin,
+    agents,
+    dead_letters,
+    demo,
+    ingest,
+    jobs,
+    learning_config,
+    models,
+    projections,
+    relay,
+    rules,
+    servers,
+    tokens,
+)
 from adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, err
 from adapters.service.learning_service import UnknownAgent
 from projections.catch_up_runner import ProjectionFailed, UnknownProjection
 
 # The order of `agent-learning --help`.
-COMMAND_ROOMS = (demo, servers, tokens, ingest, agents, relay, dead_letters, projections, admin, models, jobs)
+COMMAND_ROOMS = (
+    demo,
+    servers,
+    tokens,
+    ingest,
+    agents,
+    relay,
+    dead_letters,
+    projections,
+    admin,
+    learning_config,
+    rules,
+    models,
+    jobs,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

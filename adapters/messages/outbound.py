@@ -81,6 +81,37 @@ def updates_unfrozen(event: Agent.UpdatesUnfrozen, position: int) -> OutboundMes
     )
 
 
+def learning_configured(event: Agent.LearningConfigured, position: int) -> OutboundMessage:
+    """An agent's learning configuration changed (CLI, API, owner page, or a message, capped): the agents
+    service's `agent.learningConfig` follows it. `effectiveRates` and `sources` are those the change
+    resolved to under the rules version it names (null for changes recorded before they were kept)."""
+    config = event.config
+    explained = event.rates or {}
+    return _json_message(
+        LEARNING_UPDATES,
+        event,
+        {
+            "type": "AgentLearningConfigured",
+            "agentId": agent_id_of(event.originator_id),
+            "profile": config.get("profile"),
+            "overrides": {
+                "traitRate": config.get("traitRate"),
+                "traitRates": config.get("traitRates") or {},
+                "actionRate": config.get("actionRate"),
+                "epsilon": config.get("epsilon"),
+            },
+            "effectiveRates": explained.get("rates"),
+            "sources": explained.get("sources"),
+            "capsApplied": event.caps,
+            "rulesVersion": event.rules_version,
+            "by": event.by,
+            "sourceEventId": event.event_id,
+            "occurredAt": to_iso(event.occurred_at),
+        },
+        position,
+    )
+
+
 def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundMessage:
     """The original bytes and key, with the reason in a header."""
     return OutboundMessage(
@@ -146,6 +177,7 @@ def training_dataset_ready(event: TrainingDataset.DatasetRecorded, position: int
 
 MAPPINGS = {
     Agent.PolicyRecalculated.TOPIC: learning_updated,
+    Agent.LearningConfigured.TOPIC: learning_configured,
     Agent.UpdatesFrozen.TOPIC: updates_frozen,
     Agent.UpdatesUnfrozen.TOPIC: updates_unfrozen,
     DeadLetter.MessageRejected.TOPIC: dead_lettered,

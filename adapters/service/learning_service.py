@@ -38,6 +38,7 @@ from domain.commands import (
     UnfreezeUpdates,
 )
 from domain.dead_letter import DeadLetter
+from domain.learning_config import LearningConfig, validate_command_config
 from domain.settings import DEFAULT_SETTINGS, LearningSettings
 
 SNAPSHOT_INTERVAL = 200
@@ -319,6 +320,27 @@ class LearningService(Application):
 
     def configure(self, command: ConfigureLearning, allowed: Callable[[Agent], None] | None = None) -> str:
         return self._change_one(command.agent_id, lambda agent: agent.configure(command, self.settings), allowed)
+
+    def reconfigure(
+        self,
+        agent_id: str,
+        edit: Callable[[LearningConfig], LearningConfig],
+        by: str | None,
+        allowed: Callable[[Agent], None] | None = None,
+    ) -> LearningConfig:
+        """Changes the agent's configuration by `edit`, applied to the stored one inside the write (two
+        owners editing different fields at once both land); validated strictly: InvalidLearningConfig."""
+        edited: list[LearningConfig] = []
+
+        def change(agent: Agent) -> str:
+            config = validate_command_config(edit(LearningConfig.from_dict(agent.config)), self.settings)
+            edited[:] = [config]
+            return agent.configure(
+                ConfigureLearning(None, agent_id, self.clock(), config, from_event=False, by=by), self.settings
+            )
+
+        self._change_one(agent_id, change, allowed)
+        return edited[0]
 
     def tick(self, now: datetime, agent_ids: Iterable[str], batch_size: int = 500) -> BatchOutcome:
         """The periodic check for the given agents (those the read model says may be due)."""

@@ -147,7 +147,12 @@ def replay_window(
         before = [e for e in history if e.occurred_at < since or isinstance(e, Agent.AgentRegistered)]
         window = [e for e in history if e.occurred_at >= since and not isinstance(e, Agent.AgentRegistered)]
         window = [e for e in window if e.occurred_at <= now]
-        inputs = [i for i in (_as_input(e, agent_id) for e in window) if i is not None]
+        inputs = []
+        for index, event in enumerate(window):
+            previous = window[index - 1] if index else (before[-1] if before else None)
+            item = _as_input(event, agent_id, previous)
+            if item is not None:
+                inputs.append(item)
         if not inputs:
             continue
         recorded = sum(1 for e in window if isinstance(e, Agent.PolicyRecalculated))
@@ -163,8 +168,11 @@ def replay_window(
     return report
 
 
-def _as_input(event: Any, agent_id: str) -> Any | None:
-    """The command (or tick time) that made this event, for what came from outside; None for the rest."""
+def _as_input(event: Any, agent_id: str, previous: Any | None) -> Any | None:
+    """The command (or tick time) that made this event, for what came from outside; None for the rest.
+
+    A tick leaves a trace only when it did something: a timer recalculation, or a freeze that
+    no event came just before (a freeze right after an event, at its time, was that event's)."""
     if isinstance(event, Agent.FeedbackRecorded):
         return RecordFeedback(
             event.event_id,
@@ -188,8 +196,12 @@ def _as_input(event: Any, agent_id: str) -> Any | None:
         return RegisterAgent(event.event_id, agent_id, event.occurred_at, event.archetype, event.owner_id)
     if isinstance(event, Agent.PolicyRecalculated) and event.trigger == TIMER:
         return event.occurred_at  # a tick that fired then
-    if isinstance(event, Agent.UpdatesFrozen) and event.by is not None:
-        return FreezeUpdates(agent_id, event.reason, event.occurred_at, event.by)
+    if isinstance(event, Agent.UpdatesFrozen):
+        if event.by is not None:
+            return FreezeUpdates(agent_id, event.reason, event.occurred_at, event.by)
+        if previous is None or previous.occurred_at != event.occurred_at:
+            return event.occurred_at  # the tick that froze it
+        return None
     if isinstance(event, Agent.UpdatesUnfrozen):
         return UnfreezeUpdates(agent_id, event.reason, event.occurred_at, event.by)
     if isinstance(event, Agent.PriorsRefreshed):

@@ -1,0 +1,158 @@
+"""`agent-learning config set|unset|show`: an agent's learning configuration, and where each rate comes from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from attrs import evolve
+
+from adapters.bootstrap import System
+from adapters.cli.common import EXIT_OK, UsageError, actor, safe
+from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig
+
+
+def _trait_rates(values: Sequence[str]) -> tuple[float | None, dict[str, float]]:
+    all_traits, per_trait = None, {}
+    for value in values:
+        name, sep, rate = value.partition("=")
+        try:
+            if not sep:
+                all_traits = float(name)
+            else:
+                per_trait[name] = float(rate)
+        except ValueError:
+            raise UsageError(f"--trait-rate {value!r}: expected TRAIT=RATE (e.g. humor=0.1) or RATE") from None
+    return all_traits, per_trait
+
+
+def _reconfigure(system: System, args: argparse.Namespace, edit) -> int:
+    try:
+        config = system.service.reconfigure(args.id, edit, by=actor(args))
+    except InvalidLearningConfig as error:
+        raise UsageError(f"configuration for {args.id} rejected: {error}") from None
+    system.projections.catch_up()
+    print(f"{safe(args.id)}: configured {json.dumps(config.to_dict())}")
+    _print_rates(system, args.id)
+    return EXIT_OK
+
+
+def cmd_config_set(system: System, args: argparse.Namespace) -> int:
+    all_traits, per_trait = _trait_rates(args.trait_rate or [])
+
+    def edit(current: LearningConfig) -> LearningConfig:
+        return LearningConfig(
+            profile=args.profile if args.profile is not None else current.profile,
+            trait_rate=all_traits if all_traits is not None else current.trait_rate,
+            trait_rates={**current.trait_rates, **per_trait},
+            action_rate=args.action_rate if args.action_rate is not None else current.action_rate,
+            epsilon=args.epsilon if args.epsilon is not None else current.epsilon,
+        )
+
+    return _reconfigure(system, args, edit)
+
+
+def cmd_config_unset(system: System, args: argparse.Namespace) -> int:
+    traits = args.trait_rate or []
+    if not (traits or args.profile or args.all_traits_rate or args.action_rate or args.epsilon or args.everything):
+        raise UsageError(
+            "config unset needs what to remove: --trait-rate T (repeatable), --all-traits-rate, --profile, "
+            "--action-rate, --epsilon, or --all"
+        )
+    known = system.service.settings.traits
+    for trait in traits:
+        if trait not in known:
+            raise UsageError(f"--trait-rate {trait!r}: unknown trait; known traits: {', '.join(known)}")
+
+    def edit(current: LearningConfig) -> LearningConfig:
+        if args.everything:
+            return LearningConfig()
+        return evolve(
+            current,
+            profile=None if args.profile else current.profile,
+            trait_rate=None if args.all_traits_rate else current.trait_rate,
+            trait_rates={t: r for t, r in current.trait_rates.items() if t not in traits},
+            action_rate=None if args.action_rate else current.action_rate,
+            epsilon=None if args.epsilon else current.epsilon,
+        )
+
+    return _reconfigure(system, args, edit)
+
+
+def _print_rates(system: System, agent_id: str) -> None:
+    explained = system.service.get_agent(agent_id).explained_rates(system.service.settings)
+    rates, sources = explained.rates, explained.sources
+    for trait, rate in rates.trait_rates.items():
+        capped = " (capped to the hard bounds)" if trait in explained.capped else ""
+        print(f"  trait rate {trait:<12} {rate:<8g} from {sources['traitRates'][trait]}{capped}")
+    print(f"  action rate {'':<11} {rates.action_rate:<8g} from {sources['actionRate']}")
+    print(f"  epsilon {'':<15} {rates.epsilon:<8g} from {sources['epsilon']}")
+
+
+def cmd_config_show(system: System, args: argparse.Namespace) -> int:
+    agent = system.service.get_agent(args.id)
+    settings = system.service.settings
+    explained = agent.explained_rates(settings)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "agentId": args.id,
+                    "archetype": agent.archetype,
+                    "rulesVersion": settings.rules_version,
+                    "learningConfig": LearningConfig.from_dict(agent.config).to_dict(),
+                    "effective": explained.rates.to_dict(),
+                    "sources": dict(explained.sources),
+                    "capped": list(explained.capped),
+                    "learnedEpsilon": agent.epsilon,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(
+        f"{safe(args.id)} (archetype {safe(agent.archetype)}, rules version {settings.rules_version}): "
+        f"configured {json.dumps(LearningConfig.from_dict(agent.config).to_dict())}"
+    )
+    _print_rates(system, args.id)
+    print(
+        "  sources: default = the rules' base rate, global = the rules' per-trait rate, archetype = the "
+        "archetype's rate in the rules, profile = the agent's profile, override = the agent's own value"
+    )
+    return EXIT_OK
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="an agent's learning configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    p = config.add_parser("set", help="set profile and rate overrides (validated; unset values are kept)")
+    p.add_argument("id")
+    p.add_argument("--profile", choices=sorted(PROFILES))
+    p.add_argument(
+        "--trait-rate",
+        action="append",
+        metavar="T=R",
+        help="per-trait rate (humor=0.1), or RATE for every trait; repeatable",
+    )
+    p.add_argument("--action-rate", type=float, metavar="R")
+    p.add_argument("--epsilon", type=float, metavar="E")
+    p.add_argument("--by", help="who (default: the current user)")
+    p.set_defaults(handler=cmd_config_set)
+
+    p = config.add_parser("unset", help="remove overrides: the next level down decides again")
+    p.add_argument("id")
+    p.add_argument("--trait-rate", action="append", metavar="T", help="a trait's own rate; repeatable")
+    p.add_argument("--all-traits-rate", action="store_true", help="the rate set for every trait at once")
+    p.add_argument("--profile", action="store_true", help="the profile")
+    p.add_argument("--action-rate", action="store_true")
+    p.add_argument("--epsilon", action="store_true")
+    p.add_argument("--all", dest="everything", action="store_true", help="every override and the profile")
+    p.add_argument("--by", help="who (default: the current user)")
+    p.set_defaults(handler=cmd_config_unset)
+
+    p = config.add_parser("show", help="the configuration and where each effective rate comes from")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_config_show)

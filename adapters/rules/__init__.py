@@ -1,0 +1,1 @@
+"""The rules document as people write it: TOML text in and out, and its JSON Schema."""
