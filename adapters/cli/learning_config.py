@@ -10,6 +10,7 @@ from attrs import evolve
 
 from adapters.bootstrap import System
 from adapters.cli.common import EXIT_OK, UsageError, actor, safe
+from adapters.service.learning_config_view import SOURCES_EXPLAINED, learning_config_view
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig
 
 
@@ -91,35 +92,16 @@ def _print_rates(system: System, agent_id: str) -> None:
 
 
 def cmd_config_show(system: System, args: argparse.Namespace) -> int:
-    agent = system.service.get_agent(args.id)
-    settings = system.service.settings
-    explained = agent.explained_rates(settings)
+    view = learning_config_view(system.service, args.id)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "agentId": args.id,
-                    "archetype": agent.archetype,
-                    "rulesVersion": settings.rules_version,
-                    "learningConfig": LearningConfig.from_dict(agent.config).to_dict(),
-                    "effective": explained.rates.to_dict(),
-                    "sources": dict(explained.sources),
-                    "capped": list(explained.capped),
-                    "learnedEpsilon": agent.epsilon,
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(view, indent=2))
         return EXIT_OK
     print(
-        f"{safe(args.id)} (archetype {safe(agent.archetype)}, rules version {settings.rules_version}): "
-        f"configured {json.dumps(LearningConfig.from_dict(agent.config).to_dict())}"
+        f"{safe(args.id)} (archetype {safe(view['archetype'])}, rules version {view['rulesVersion']}): "
+        f"configured {json.dumps(view['learningConfig'])}"
     )
     _print_rates(system, args.id)
-    print(
-        "  sources: default = the rules' base rate, global = the rules' per-trait rate, archetype = the "
-        "archetype's rate in the rules, profile = the agent's profile, override = the agent's own value"
-    )
+    print("  sources: " + "; ".join(f"{name} = {text}" for name, text in SOURCES_EXPLAINED.items()))
     return EXIT_OK
 
 

@@ -20,10 +20,9 @@ from adapters.rules.schema import rules_schema
 from adapters.service import rules_changes
 from adapters.service.clock import utc_now
 from adapters.service.rules_in_force import UnknownRulesVersion
-from adapters.service.rules_replay import CAVEAT, replay_window
+from adapters.service.rules_replay import CAVEAT
 from domain.rules import InvalidRules
 from domain.timestamps import to_iso
-from projections.agent_learning_state import STATE
 
 
 def _read(system: System, path: str) -> tuple[dict[str, Any], str]:
@@ -89,26 +88,22 @@ def cmd_rules_apply(system: System, args: argparse.Namespace) -> int:
         raise UsageError("--replay DAYS goes with --dry-run: a replay never changes anything")
     if not (args.reason or "").strip():
         raise UsageError("rules apply needs --reason TEXT: why the rules change (it is recorded with the version)")
-    now = utc_now()
-    before = system.service.settings
+    before = system.service.settings.rules_version
     try:
-        applied = rules_changes.apply(system.service, document, text, actor(args), args.reason, now)
+        applied = rules_changes.apply_and_hand_over(
+            system.service, system.projections, system.read_models, document, text, actor(args), args.reason, utc_now()
+        )
     except InvalidRules as error:  # another operator's version came in between
         return _problems(args.file, error)
     if not applied.recorded:
         print(f"{safe(args.file)} says what rules version {applied.version} (in force) says; nothing recorded")
         return EXIT_OK
-    _print_changes(applied.changes, before.rules_version)
+    _print_changes(applied.changes, before)
     print(
         f"applied as rules version {applied.version} by {safe(actor(args))}: running workers switch at their next batch"
     )
-    system.projections.catch_up()
-    agents_of: dict[str, list[str]] = {}
-    for doc in system.read_models.find(STATE, order_by=("agentId",)):
-        agents_of.setdefault(doc["archetype"], []).append(doc["agentId"])
-    for name, count in rules_changes.hand_over_priors(system.service, before, applied.settings, agents_of, now).items():
-        print(f"  {name}: new priors; {count} of its {len(agents_of.get(name, []))} agents took them")
-    system.projections.catch_up()
+    for name, count in applied.priors_handed_over.items():
+        print(f"  {name}: new priors; {count} of its agents took them for their future blending")
     return EXIT_OK
 
 
@@ -117,10 +112,8 @@ def _dry_run(system: System, args: argparse.Namespace, document: dict[str, Any])
     if not 0 < days <= 3650:
         raise UsageError(f"--replay {days}: give the number of days to replay, more than 0 and at most 3650")
     proposed = rules_changes.check(system.service, document)
-    system.projections.catch_up()
-    ids = [doc["agentId"] for doc in system.read_models.find(STATE, order_by=("agentId",))]
     now: datetime = args.now or utc_now()
-    report = replay_window(system.service, proposed, ids, now, days)
+    report = rules_changes.dry_run(system.service, system.projections, system.read_models, proposed, now, days)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return EXIT_OK

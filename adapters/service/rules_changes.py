@@ -14,15 +14,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, field, frozen
 
 from adapters.service.learning_service import LearningService
+from adapters.service.rules_replay import ReplayReport, replay_window
 from adapters.service.unit_of_work import Loaded
 from domain.agent import RECORDED, replay
 from domain.archetype_priors import ArchetypePriors, archetype_priors_id
 from domain.learning_rules import RULES_ID, LearningRules
 from domain.rules import InvalidRules, differences, incompatibilities, settings_from_document
 from domain.settings import LearningSettings
+from projections.agent_learning_state import STATE
+from projections.catch_up_runner import CatchUpRunner
+from projections.read_model_store import ReadModelStore
 
 
 @frozen
@@ -31,6 +35,7 @@ class Applied:
     version: int
     settings: LearningSettings
     changes: list[tuple[str, Any, Any]]
+    priors_handed_over: dict[str, int] = field(factory=dict)  # archetype → agents that took its new priors
 
 
 def check(service: LearningService, document: Any) -> LearningSettings:
@@ -106,3 +111,45 @@ def hand_over_priors(
             service.work.save([aggregate])
         taken[name] = service.refresh_priors(ids, name, priors, period, now)
     return taken
+
+
+def agents_by_archetype(projections: CatchUpRunner, read_models: ReadModelStore) -> dict[str, list[str]]:
+    projections.catch_up()
+    agents_of: dict[str, list[str]] = {}
+    for doc in read_models.find(STATE, order_by=("agentId",)):
+        agents_of.setdefault(doc["archetype"], []).append(doc["agentId"])
+    return agents_of
+
+
+def apply_and_hand_over(
+    service: LearningService,
+    projections: CatchUpRunner,
+    read_models: ReadModelStore,
+    document: dict,
+    source: str,
+    by: str,
+    reason: str,
+    now: datetime,
+) -> Applied:
+    """`apply`, then the changed priors handed to the agents of their archetypes (as the CLI and API do)."""
+    before = service.refresh_rules()
+    applied = apply(service, document, source, by, reason, now)
+    if not applied.recorded:
+        return applied
+    agents_of = agents_by_archetype(projections, read_models)
+    handed = hand_over_priors(service, before, applied.settings, agents_of, now)
+    projections.catch_up()
+    return evolve(applied, priors_handed_over=handed)
+
+
+def dry_run(
+    service: LearningService,
+    projections: CatchUpRunner,
+    read_models: ReadModelStore,
+    proposed: LearningSettings,
+    now: datetime,
+    days: float,
+) -> ReplayReport:
+    """The counterfactual replay of every agent's last `days` (`rules_replay.py`); writes nothing."""
+    ids = [agent_id for ids in agents_by_archetype(projections, read_models).values() for agent_id in ids]
+    return replay_window(service, proposed, sorted(ids), now, days)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.service.agent_history import history_entries
+from adapters.service.learning_config_view import learning_config_view
 from adapters.web.api_tokens import Principal
 from adapters.web.authorization import administrator, owned_by, principal, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
@@ -84,10 +85,23 @@ def put_learning_config(
             raise HTTPException(422, f"learning configuration for {agent_id} rejected: {error}") from None
         service = system.service
         # Checked again inside the write: the agent may have changed owners since the read above.
-        service.configure(ConfigureLearning(None, agent_id, service.clock(), config, from_event=False), owned_by(who))
+        service.configure(
+            ConfigureLearning(None, agent_id, service.clock(), config, from_event=False, by=who.name), owned_by(who)
+        )
         system.projections.catch_up()
         rates = service.get_agent(agent_id).rates(service.settings)
     return {"agentId": agent_id, "learningConfig": config.to_dict(), "effective": rates.to_dict()}
+
+
+@router.get(
+    "/agents/{agent_id}/learning-config",
+    summary="the agent's learning configuration, its effective rates and where each comes from",
+    responses=problems(401, 404, 422),
+)
+def get_learning_config(agent_id: str, request: Request, who: Principal = Depends(principal)) -> dict:
+    with _pool(request).system() as system:
+        visible_agent(system, who, agent_id)
+        return learning_config_view(system.service, agent_id)
 
 
 @router.post(

@@ -12,11 +12,12 @@ import hmac
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from adapters.service.learning_config_view import learning_config_view
 from adapters.web.agent_timeline import AgentTimeline
 from adapters.web.authorization import owned_by, visible_agent
 from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
@@ -156,6 +157,7 @@ def _page(
         jobs = visible_rows(system.read_models, TRAINING_JOBS, session.principal, agent_id, limit=20)
         models = visible_rows(system.read_models, MODEL_VERSIONS, session.principal, agent_id, limit=20)
         settings = system.service.settings
+        rates = learning_config_view(system.service, agent_id)
     charts = {
         "traits": trait_chart_svg(history, settings.traits, timeline.marks, timeline.priors),
         "reward_sentiment": reward_sentiment_svg(timeline, settings.freeze_threshold),
@@ -178,6 +180,7 @@ def _page(
             "models": models,
             "profiles": list(PROFILES),
             "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict(),
+            "rates": rates,
         },
     )
 
@@ -204,6 +207,19 @@ def _rate(text: str, name: str) -> float | None:
         raise InvalidLearningConfig(f"{name} {text!r} is not a number; write it like 0.05") from None
 
 
+TRAIT_FIELD = "traitRates."
+
+
+async def _trait_rate_fields(request: Request) -> dict[str, str]:
+    """The form's per-trait fields (`traitRates.humor` …): one per trait the page shows."""
+    form = await request.form()
+    return {
+        str(name)[len(TRAIT_FIELD) :]: str(value)
+        for name, value in form.multi_items()
+        if str(name).startswith(TRAIT_FIELD) and isinstance(value, str)
+    }
+
+
 @router.post("/agents/{agent_id}/learning-config")
 def save_learning_config(
     agent_id: str,
@@ -213,6 +229,7 @@ def save_learning_config(
     traitRate: str = Form(""),
     actionRate: str = Form(""),  # noqa: N803 - the wire names
     epsilon: str = Form(""),
+    trait_fields: dict[str, str] = Depends(_trait_rate_fields),
 ) -> Response:
     session = _session(request)
     if session is None:
@@ -220,15 +237,19 @@ def save_learning_config(
     _check_csrf(request, session, csrf)
     with request.app.state.pool.system() as system:
         try:
-            agent = visible_agent(system, session.principal, agent_id)
+            visible_agent(system, session.principal, agent_id)
         except HTTPException as not_visible:
             return _not_found(request, not_visible)
-        current = LearningConfig.from_dict(agent["learningConfig"])
         try:
+            per_trait = {}
+            for trait, text in trait_fields.items():
+                rate = _rate(text, f"the trait rate of {trait}")
+                if rate is not None:
+                    per_trait[trait] = rate
             config = LearningConfig(
                 profile=profile or None,
                 trait_rate=_rate(traitRate, "traitRate"),
-                trait_rates=current.trait_rates,
+                trait_rates=per_trait,  # the form shows every trait: an emptied field removes that rate
                 action_rate=_rate(actionRate, "actionRate"),
                 epsilon=_rate(epsilon, "epsilon"),
             )
@@ -239,7 +260,7 @@ def save_learning_config(
             rejected = None
             service = system.service
             service.configure(
-                ConfigureLearning(None, agent_id, service.clock(), config, from_event=False),
+                ConfigureLearning(None, agent_id, service.clock(), config, from_event=False, by=session.principal.name),
                 owned_by(session.principal),  # checked again inside the write
             )
             system.projections.catch_up()
