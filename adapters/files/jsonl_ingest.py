@@ -29,12 +29,15 @@ class IngestReport:
 
 def _batches(lines: Iterable[bytes], source: str, service: LearningService, first_line: int) -> Iterator[list]:
     batch: list = []
+    settings = service.refresh_rules()
     for number, raw in enumerate(lines, start=first_line):
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
+        if not batch:  # each batch is parsed under the rules version in force when it starts
+            settings = service.refresh_rules()
         try:
-            batch.append(parse_message(raw, service.settings))
+            batch.append(parse_message(raw, settings))
         except BadMessage as error:
             batch.append(Rejection(source, f"line {number}", raw, str(error), agent_id=error.agent_id))
         if len(batch) >= BATCH_SIZE:

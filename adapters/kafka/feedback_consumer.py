@@ -216,6 +216,7 @@ class FeedbackConsumer:
             return 0
         started = time.monotonic()
         self.stats.consumed += len(messages)
+        self.service.refresh_rules()  # a batch is parsed and decided under the rules version in force now
         items = {id(m): self._parse(m) for m in messages}
         while messages:
             try:

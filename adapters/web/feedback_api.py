@@ -58,7 +58,7 @@ async def post_feedback(request: Request, who: Principal = Depends(principal)) -
 def _accept(app, who: Principal, raw: bytes) -> dict:
     with app.state.pool.system() as system:
         try:
-            command = parse_message(raw, system.service.settings)
+            command = parse_message(raw, system.service.refresh_rules())
         except BadMessage as error:
             raise HTTPException(422, f"message rejected: {error}") from None
         outcome = system.service.process([command], authorize=partial(authorized, who))

@@ -16,3 +16,19 @@ UPDATE_FIELDS = {
     "occurredAt",
 }
 METRIC_FIELDS = {"feedbackCount", "batchSize", "avgReward", "sentiment", "rewardVariance", "blendWeight"}
+
+# AgentLearningConfigured (docs/rules.md, "Published configuration"), in the order it is written.
+LEARNING_CONFIGURED_FIELDS = [
+    "type",
+    "eventId",
+    "agentId",
+    "profile",
+    "overrides",
+    "effectiveRates",
+    "sources",
+    "capsApplied",
+    "rulesVersion",
+    "by",
+    "sourceEventId",
+    "occurredAt",
+]
