@@ -318,6 +318,12 @@ def settings_from_document(document: Any, base: LearningSettings, version: int) 
     )
     if read.problems:
         raise InvalidRules(read.problems)
+
+    def got(name: str) -> float:
+        value = values[name]
+        assert value is not None  # every missing or bad value was a problem, raised above
+        return value
+
     source = "the built-in rules" if version == 0 else f"rules version {version}"
     rewards = RewardTable(MappingProxyType(kinds), source)
     return LearningSettings(
@@ -330,27 +336,27 @@ def settings_from_document(document: Any, base: LearningSettings, version: int) 
             {name: rewards.with_rewards(overrides, source) for name, overrides in archetype_rewards.items()}
         ),
         archetype_trait_rates=MappingProxyType({k: MappingProxyType(v) for k, v in archetype_rates.items()}),
-        trait_rate=values["trait_rate"],
+        trait_rate=got("trait_rate"),
         trait_rates=MappingProxyType(global_trait_rates),
         trait_rate_bounds=base.trait_rate_bounds,
-        action_rate=values["action_rate"],
+        action_rate=got("action_rate"),
         action_rate_bounds=base.action_rate_bounds,
-        epsilon=values["epsilon"],
+        epsilon=got("epsilon"),
         epsilon_bounds=base.epsilon_bounds,
         accepted_years=base.accepted_years,
-        sentiment_alpha=values["sentiment_alpha"],
-        freeze_threshold=values["freeze_threshold"],
-        freeze_after=timedelta(days=values["freeze_days"]),
-        batch_size=values["batch_size"],
-        timer_interval=timedelta(minutes=values["timer"]),
-        idle_limit=timedelta(minutes=values["idle"]),
-        decay_rate=values["decay_rate"],
-        decay_below_feedback=values["decay_below"],
-        decay_after_gap=timedelta(days=values["decay_gap"]),
-        epsilon_decay=values["epsilon_decay"],
-        epsilon_floor=values["epsilon_floor"],
-        full_confidence_feedback=values["full_confidence"],
-    )  # type: ignore[arg-type]  # every value is checked above: a problem raised before this
+        sentiment_alpha=got("sentiment_alpha"),
+        freeze_threshold=got("freeze_threshold"),
+        freeze_after=timedelta(days=got("freeze_days")),
+        batch_size=int(got("batch_size")),
+        timer_interval=timedelta(minutes=got("timer")),
+        idle_limit=timedelta(minutes=got("idle")),
+        decay_rate=got("decay_rate"),
+        decay_below_feedback=int(got("decay_below")),
+        decay_after_gap=timedelta(days=got("decay_gap")),
+        epsilon_decay=got("epsilon_decay"),
+        epsilon_floor=got("epsilon_floor"),
+        full_confidence_feedback=int(got("full_confidence")),
+    )
 
 
 def _traits(read: _Reader, table: Mapping[str, Any]) -> dict[str, TraitBounds]:
