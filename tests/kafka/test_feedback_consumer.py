@@ -7,6 +7,7 @@ and runs against each event store (SQLite, MongoDB).
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import random
 import signal
@@ -33,9 +34,12 @@ from adapters.kafka.feedback_consumer import (
 )
 from adapters.kafka.topics import KafkaTopics
 from adapters.messages.inbound import parse_message
+from adapters.service import rules_changes
 from adapters.service.learning_service import Rejection
 from domain.agent import Agent
 from domain.dead_letter import DeadLetter
+from domain.rules import document_from_settings
+from domain.settings import DEFAULT_SETTINGS
 from domain.timestamps import to_iso
 from infra.local_servers import TANSU_CONSUMER_SETTINGS
 from tests.conftest import feedback
@@ -165,6 +169,29 @@ def test_a_thumbs_down_recalculates_at_once(make_system, make_consumer, kafka_bo
 
     agent = system.service.get_agent("a-1")
     assert (agent.policy_version, agent.last_trigger) == (1, "strong_signal")
+
+
+def test_a_running_consumer_takes_a_rules_version_another_process_applied_at_its_next_batch(
+    make_system, make_consumer, kafka_bootstrap, kafka_topic_factory
+):
+    topic = kafka_topic_factory("feedback")
+    running, operator = make_system(), make_system()
+    consumer = make_consumer(running, topic)
+    produce(kafka_bootstrap, topic, [message("e-1", "a-1", 0, "regenerated")])
+    poll_until(lambda: consumer.stats.rejected == 1, consumer)
+
+    document = copy.deepcopy(document_from_settings(DEFAULT_SETTINGS))
+    document["feedback"]["regenerated"] = {"reward": -0.4, "strong_signal": True, "rating": False}
+    rules_changes.apply(operator.service, document, "", "ops", "a new signal", datetime(2026, 11, 24, tzinfo=UTC))
+    produce(kafka_bootstrap, topic, [message("e-2", "a-1", 1, "regenerated")])
+    poll_until(lambda: consumer.stats.recorded == 1, consumer)
+
+    [letter] = dead_letter_events(running)
+    assert "unknown feedback kind 'regenerated' in the built-in rules" in letter.reason
+    history = running.service.history("a-1")
+    assert [e.reward for e in history if isinstance(e, Agent.FeedbackRecorded)] == [-0.4]
+    [recalculated] = [e for e in history if isinstance(e, Agent.PolicyRecalculated)]
+    assert (recalculated.trigger, recalculated.rules_version) == ("strong_signal", 1)
 
 
 def test_poison_messages_become_dead_letters_and_the_good_ones_around_them_are_processed(
