@@ -14,6 +14,7 @@ from adapters.bootstrap import Config, ConfigurationError, bootstrap
 from adapters.cli import (
     admin,
     agents,
+    contract,
     dead_letters,
     demo,
     ingest,
@@ -43,6 +44,7 @@ COMMAND_ROOMS = (
     admin,
     learning_config,
     rules,
+    contract,
     models,
     jobs,
 )

@@ -8,6 +8,7 @@ import json
 from adapters.cli.main import main
 from tests.conftest import feedback, write_jsonl
 from tests.support.contract_fields import LEARNING_CONFIGURED_FIELDS
+from tests.support.contract_schemas import assert_published_valid
 
 STRONGER_EDITS = """\
 [feedback.draft_edited]
@@ -118,6 +119,7 @@ def test_config_changes_are_published_as_agent_learning_configured_with_sources(
 
     assert main(["--home", str(home), "relay", "run", "--once"]) == 0
     published = [json.loads(line) for line in (home / "published.jsonl").read_text().splitlines()]
+    assert_published_valid(published)  # docs/schemas/out, headers too
     configured = [m for m in published if m["headers"]["event-type"] == "AgentLearningConfigured"]
     assert len(configured) == 3
     for message in configured:

@@ -10,6 +10,7 @@ from adapters.cli.main import main
 from adapters.files.file_sink import read_published
 from jobs.run import run_job
 from tests.jobs.batch_fixtures import NOW, feedback, good_interactions, ingest, iso, register, settings
+from tests.support.contract_schemas import assert_published_valid
 
 SFT_KEYS = {"prompt", "completion"}
 PREFERENCE_KEYS = {"prompt", "chosen", "rejected"}
@@ -160,6 +161,7 @@ def test_a_new_dataset_publishes_training_dataset_ready_after_relay_run_once(tmp
         m for m in read_published(home / "published.jsonl") if m["headers"]["event-type"] == "TrainingDatasetReady"
     ]
     [dataset_id] = [p.name for p in (home / "datasets").iterdir()]
+    assert_published_valid(read_published(home / "published.jsonl"))  # docs/schemas/out, headers too
     assert ready["topic"] == "agent-model-updates" and ready["key"] == "a-1"
     assert ready["headers"] == {
         "event-id": f"training-dataset:{dataset_id}:1",

@@ -28,6 +28,7 @@ from jobs.model_registry_service import (
     register_trained_model,
     rollback_alias,
 )
+from tests.support.contract_schemas import assert_published_valid
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 MODEL_UPDATED_FIELDS = {
@@ -255,6 +256,7 @@ def test_promote_and_rollback_from_the_cli_publish_model_updated(home, capsys):
 
     assert main(["--home", str(home), "relay", "run", "--once"]) == 0
     updates = [m for m in read_published(home / "published.jsonl") if m["topic"] == "agent-model-updates"]
+    assert_published_valid(read_published(home / "published.jsonl"))  # docs/schemas/out, headers too
     assert [
         (
             u["value"]["modelId"],
