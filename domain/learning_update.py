@@ -1,7 +1,7 @@
 """What a recalculation tells the world: the fields of `AgentLearningUpdated`.
 
 The outbound message, the policy-history read model and the agent's state document all
-carry exactly these fields, so they are written down once, here (CONTRACT.md, "Messages out").
+carry exactly these fields, so they are written down once, here (docs/contract.md, "Messages out").
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def outbound_schemas() -> dict[str, dict[str, Any]]:
     return {
         "AgentLearningUpdated": _message(
             "AgentLearningUpdated",
-            "A recalculation of the agent's learning (LEARNING_RULES.md section 6).",
+            "A recalculation of the agent's learning (docs/learning-rules.md section 6).",
             {
                 "agentId": STRING,
                 "version": {"type": "integer", "minimum": 1, "description": "the policy version, 1, 2, … per agent"},

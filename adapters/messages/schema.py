@@ -111,7 +111,7 @@ def message_schema(settings: LearningSettings) -> dict:
         variants.append(variant)
     return {
         "description": (
-            "one message as on the agent-feedback topic (CONTRACT.md); valid Unicode, nested at most "
+            "one message as on the agent-feedback topic (docs/contract.md); valid Unicode, nested at most "
             f"{MAX_DEPTH} deep; other fields are ignored"
         ),
         "oneOf": variants,
