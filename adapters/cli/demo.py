@@ -32,7 +32,7 @@ from projections.dead_letters import DEAD_LETTERS
 from projections.read_model_store import Condition
 
 DAY = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-HOURS = 12
+HOURS = 24  # a full day: enough feedback with text for the batch loop's eligibility (100 positive)
 
 AGENTS = {
     "aria": {"archetype": "companion", "ownerId": "owner-1", "learningConfig": {"profile": "fast"}},
@@ -85,6 +85,41 @@ def _reaction(agent: str, rng: random.Random) -> dict:
     )
 
 
+# What each agent's users ask and what the agent answered: the batch loop's training text.
+CONVERSATIONS = {
+    "aria": [
+        (
+            "I had a rough day at work.",
+            "I'm sorry it was rough. Want to tell me what happened, or shall I cheer you up?",
+        ),
+        ("Tell me something funny.", "Why did the scarecrow win an award? He was outstanding in his field."),
+        ("I can't sleep.", "That's hard. Try slowing your breath: in for four, hold for four, out for six."),
+        ("My cat knocked my coffee over.", "Cats: tiny agents of chaos. Is your keyboard safe?"),
+    ],
+    "sage": [
+        ("How do I start learning Rust?", "What do you already know: another systems language, or mostly scripting?"),
+        ("Explain recursion.", "A function that solves a problem by calling itself on a smaller piece of it."),
+        ("Should I learn SQL?", "Which data do you work with day to day? That decides how deep to go."),
+        ("What's a good first project?", "Something you'd use yourself: a budget tracker or a habit log."),
+    ],
+    "atlas": [
+        (
+            "Draft a reply declining the meeting.",
+            "Thank you for the invitation. I'm unable to attend; please share the notes.",
+        ),
+        ("Write a status update for the team.", "This week we closed the migration and started the billing review."),
+        ("Summarise this contract clause.", "Either party may end the agreement with thirty days' written notice."),
+        ("Draft an invoice reminder.", "A friendly reminder that invoice 1042 is due on Friday. Thank you."),
+    ],
+    "blaze": [
+        ("Help me with my essay.", "Sure, another essay. Did you try writing it yourself first?"),
+        ("What time is it in Tokyo?", "Time for you to look it up, apparently."),
+        ("Recommend a book.", "Any book. You'd skim it anyway."),
+        ("Can you be nicer?", "I could. Would it help?"),
+    ],
+}
+
+
 def simulated_stream(seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     messages: list[dict] = []
@@ -109,6 +144,7 @@ def simulated_stream(seed: int = 7) -> list[dict]:
             for _ in range(rng.randint(1, 7)):
                 number += 1
                 at += timedelta(seconds=rng.randint(20, 240))
+                prompt, response = rng.choice(CONVERSATIONS[agent])
                 messages.append(
                     {
                         "type": "feedback",
@@ -118,6 +154,8 @@ def simulated_stream(seed: int = 7) -> list[dict]:
                         "sessionId": session,
                         "userId": user,
                         "interactionId": f"i-{number}",
+                        "prompt": prompt,
+                        "response": response,
                         **_reaction(agent, rng),
                     }
                 )
