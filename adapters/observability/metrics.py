@@ -28,6 +28,28 @@ class ServiceMetrics:
             "agent_learning_projection_lag", "Notifications a read model is behind", ["projection"], registry=r
         )
         self.published = Counter("agent_learning_relay_published", "Messages the relay published", registry=r)
+        self.relay_errors = Counter(
+            "agent_learning_relay_errors", "Relay pages that failed to publish (the sink is replaced)", registry=r
+        )
+        self.relay_last_published = Gauge(
+            "agent_learning_relay_last_published_timestamp_seconds",
+            "When the relay last published a message (Unix time); 0 before the first",
+            registry=r,
+        )
+        self.freezes = Counter("agent_learning_freezes", "Agents frozen (sentiment or an operator)", registry=r)
+        self.projection_failed = Gauge(
+            "agent_learning_projection_failed",
+            "1 while a read model is stopped on an event it cannot apply",
+            ["projection"],
+            registry=r,
+        )
+        self.frozen_agents = Gauge("agent_learning_frozen_agents", "Agents whose updates are frozen now", registry=r)
+        self.training_jobs = Gauge(
+            "agent_learning_training_jobs",
+            "Training jobs by status, as the read model has them",
+            ["status"],
+            registry=r,
+        )
 
     def record_batch(self, outcome: BatchOutcome) -> None:
         self.messages.labels("recorded").inc(outcome.recorded)
@@ -35,6 +57,7 @@ class ServiceMetrics:
         self.messages.labels("rejected").inc(len(outcome.rejected))
         self.dead_letters.inc(len(outcome.rejected))
         self.events.inc(outcome.events)
+        self.freezes.inc(outcome.freezes)
         for trigger, count in outcome.recalculations.items():
             self.recalculations.labels(trigger).inc(count)
 

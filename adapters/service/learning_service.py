@@ -70,6 +70,7 @@ class BatchOutcome:
     events: int = 0
     recalculations: Counter = field(factory=Counter)
     agents: set[str] = field(factory=set)
+    freezes: int = 0
 
     def add(self, other: BatchOutcome) -> None:
         self.recorded += other.recorded
@@ -78,6 +79,7 @@ class BatchOutcome:
         self.events += other.events
         self.recalculations.update(other.recalculations)
         self.agents |= other.agents
+        self.freezes += other.freezes
 
 
 class UnknownAgent(LookupError):
@@ -225,6 +227,8 @@ class LearningService(Application):
             for pending in agent.pending_events:
                 if isinstance(pending, Agent.PolicyRecalculated):
                     outcome.recalculations[pending.trigger] += 1
+                elif isinstance(pending, Agent.UpdatesFrozen):
+                    outcome.freezes += 1
         return outcome
 
     def _apply(

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,7 +18,11 @@ from adapters.bootstrap import System
 from adapters.observability.logs import fields
 from adapters.observability.metrics import ServiceMetrics
 from adapters.service.clock import utc_now
+from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING
+from projections.agent_learning_state import STATE
 from projections.agent_queries import agents_due_for_tick
+from projections.read_model_store import Condition
+from projections.training_jobs import TRAINING_JOBS
 
 log = logging.getLogger("agent_learning.serve")
 
@@ -93,8 +98,10 @@ class ProjectionsWorker(Worker):
         return report
 
     def _report_lag(self) -> None:
+        failed = {name for name, _ in list(self.system.projections.failures)}
         for status in self.system.projections.status():
             self.metrics.projection_lag.labels(status.projection).set(status.lag)
+            self.metrics.projection_failed.labels(status.projection).set(1 if status.projection in failed else 0)
 
 
 class RelayWorker(Worker):
@@ -115,10 +122,12 @@ class RelayWorker(Worker):
         try:
             published = self.relay.relay_once()
         except Exception:
+            self.metrics.relay_errors.inc()
             self._replace_sink()
             raise
         if published > 0:
             self.metrics.published.inc(published)
+            self.metrics.relay_last_published.set(time.time())
         self.metrics.relay_lag.set(self.relay.lag())
         return published >= 0
 
@@ -164,7 +173,16 @@ class TickWorker(Worker):
                     checked=len(due), changed=len(outcome.agents), recalculations=dict(outcome.recalculations)
                 ),
             )
+        self._report_fleet()
         return False
+
+    def _report_fleet(self) -> None:
+        """Once a tick: how many agents are frozen, and the training jobs by status (read models)."""
+        read_models = self.system.read_models
+        self.metrics.frozen_agents.set(len(read_models.find(STATE, [Condition("frozen", "eq", True)])))
+        statuses = Counter(job.get("status") for job in read_models.find(TRAINING_JOBS))
+        for status in (PENDING, RUNNING, COMPLETED, FAILED):
+            self.metrics.training_jobs.labels(status).set(statuses.get(status, 0))
 
     def close(self) -> None:
         self.system.close()
