@@ -226,6 +226,19 @@ class Agent(TextIdAggregate):
         period: str
         occurred_at: datetime
 
+    class ArchetypeRemapped(TextIdAggregate.Event):
+        """An administrator moved the agent to another archetype (a clustering suggestion, say): its
+        priors become that archetype's; what it learned stays, and blends toward them from now on."""
+
+        TOPIC = _topic("ArchetypeRemapped")
+        before: str
+        after: str
+        priors_before: dict
+        priors_after: dict
+        by: str
+        reason: str
+        occurred_at: datetime
+
     class Snapshot(TextIdSnapshot):
         TOPIC = _topic("Snapshot")
 
@@ -402,6 +415,21 @@ class Agent(TextIdAggregate):
         if not self.frozen:
             return UNCHANGED
         self._unfrozen(reason=command.reason, by=command.by, occurred_at=command.occurred_at)
+        return RECORDED
+
+    def remap(self, archetype: str, priors: Mapping[str, float], by: str, reason: str, occurred_at: datetime) -> str:
+        """Moves the agent to `archetype` with its current `priors`. Not an activity, like a prior refresh."""
+        if archetype == self.archetype:
+            return UNCHANGED
+        self._remapped(
+            before=self.archetype,
+            after=archetype,
+            priors_before=dict(self.priors),
+            priors_after=dict(priors),
+            by=by,
+            reason=reason,
+            occurred_at=occurred_at,
+        )
         return RECORDED
 
     def refresh_priors(self, archetype: str, priors: Mapping[str, float], period: str, occurred_at: datetime) -> str:
@@ -584,6 +612,20 @@ class Agent(TextIdAggregate):
         self.frozen = False
         self.below_since = None
         self.sentiment = 0.0
+
+    @event(ArchetypeRemapped)
+    def _remapped(
+        self,
+        before: str,
+        after: str,
+        priors_before: dict,
+        priors_after: dict,
+        by: str,
+        reason: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.archetype = after
+        self.priors = dict(priors_after)
 
     @event(PriorsRefreshed)
     def _priors_refreshed(self, archetype: str, before: dict, after: dict, period: str, occurred_at: datetime) -> None:

@@ -23,6 +23,7 @@ from adapters.service.refreshed_archetypes import stored_priors
 from domain.agent import RECORDED, replay
 from domain.archetype_priors import ArchetypePriors, archetype_priors_id
 from domain.batch_run import MONTHLY, period_of
+from domain.clustering_insights import ClusteringInsights
 from jobs.clustering import MIN_AGENTS_PER_ARCHETYPE, AgentTraits, cluster_archetypes
 from projections.agent_learning_state import STATE
 
@@ -124,7 +125,19 @@ def run_monthly(
             f"suggestion: {s.agent_id} ({s.archetype}) sits nearer {s.nearer} "
             f"(distance {s.distance_nearer:.3f} against {s.distance_own:.3f} to its own)"
         )
-    if not dry_run:
+    if not dry_run:  # what the run found, kept for /fleet and GET /api/insights (once per period)
+        system.service.work.create(
+            ClusteringInsights.record(
+                period,
+                agents=len(docs),
+                clustered=result.agents,
+                centroids={name: dict(centre) for name, centre in result.centroids.items()},
+                refreshed=refreshed,
+                priors=priors,
+                suggestions=suggestions,
+                occurred_at=now,
+            )
+        )
         system.projections.catch_up()
     return {
         "period": period,

@@ -36,6 +36,7 @@ class AgentLearningState(Projection):
             Agent.PolicyRecalculated,
             Agent.UpdatesFrozen,
             Agent.UpdatesUnfrozen,
+            Agent.ArchetypeRemapped,
         )
     )
 
@@ -121,5 +122,7 @@ def _apply_change(doc: dict, event: Any) -> None:
     elif isinstance(event, Agent.UpdatesFrozen):
         doc["frozen"] = True
         doc["frozenReason"] = event.reason
+    elif isinstance(event, Agent.ArchetypeRemapped):
+        doc["archetype"] = event.after
     elif isinstance(event, Agent.UpdatesUnfrozen):
         doc.update(frozen=False, frozenReason=None, sentiment=0.0, belowSince=None, belowSinceTs=None)

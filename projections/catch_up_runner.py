@@ -25,6 +25,7 @@ from projections.agent_feedback_aggregations import AgentFeedbackAggregations
 from projections.agent_learning_state import AgentLearningState
 from projections.agent_policy_history import AgentPolicyHistory
 from projections.agent_relationship_strength import AgentRelationshipStrength
+from projections.clustering_insights import ClusteringInsightsView
 from projections.dead_letters import DeadLetters
 from projections.model_versions import ModelVersions
 from projections.projection import Projection, View
@@ -44,6 +45,7 @@ def all_projections() -> list[Projection]:
         DeadLetters(),
         ModelVersions(),
         TrainingJobs(),
+        ClusteringInsightsView(),
     ]
 
 

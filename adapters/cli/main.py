@@ -18,6 +18,7 @@ from adapters.cli import (
     dead_letters,
     demo,
     ingest,
+    insights,
     jobs,
     learning_config,
     models,
@@ -45,6 +46,7 @@ COMMAND_ROOMS = (
     learning_config,
     rules,
     contract,
+    insights,
     models,
     jobs,
 )

@@ -70,6 +70,8 @@ def summarise(event: Any) -> str:
         return "session ended"
     if isinstance(event, Agent.ActivityRecorded):
         return f"activity: {event.activity}"
+    if isinstance(event, Agent.ArchetypeRemapped):
+        return f"remapped from {event.before} to {event.after} by {event.by}: {event.reason}"
     if isinstance(event, Agent.PriorsRefreshed):
         moved = ", ".join(
             f"{trait} {value:.3f}→{event.after[trait]:.3f}"
