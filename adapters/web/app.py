@@ -18,7 +18,7 @@ from prometheus_client import Counter
 
 from adapters.bootstrap import Config, System, bootstrap
 from adapters.observability.metrics import ServiceMetrics
-from adapters.web import agents_api, api_docs, feedback_api, owner_pages, rules_api
+from adapters.web import agents_api, api_docs, feedback_api, fleet_page, owner_pages, rules_api
 from adapters.web.api_docs import with_message_schema
 from adapters.web.api_tokens import TokenStore
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
@@ -81,6 +81,8 @@ def create_app(
     app.include_router(rules_api.router)
     app.include_router(feedback_api.router)
     app.include_router(owner_pages.router)
+    app.include_router(fleet_page.router)
+    app.include_router(fleet_page.api)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):

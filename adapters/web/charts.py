@@ -124,9 +124,15 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
     """`aggregations`: documents (day, kind, count) of one agent; bars per day, stacked by kind."""
     if not aggregations:
         return empty_state("feedback-volume", "No feedback yet.", FEEDBACK_HINT)
+    rows = [(doc["day"], doc["kind"], doc["count"]) for doc in aggregations]
+    return stacked_days_svg(rows, "feedback-volume", "feedback per day by kind", max_days)
+
+
+def stacked_days_svg(rows: Sequence[tuple[str, str, int]], chart: str, title: str, max_days: int = MAX_DAYS) -> str:
+    """Bars per day (`YYYY-MM-DD`), stacked by category, with a legend of the totals; `rows` is not empty."""
     by_day: dict[str, Counter] = {}
-    for doc in aggregations:
-        by_day.setdefault(doc["day"], Counter())[doc["kind"]] += doc["count"]
+    for day, category, count in rows:
+        by_day.setdefault(day, Counter())[category] += count
     days = sorted(by_day)[-max_days:]
     kinds = sorted({kind for day in days for kind in by_day[day]})
     tallest = max(sum(by_day[day].values()) for day in days)
@@ -135,7 +141,7 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
     slot = (plot_right - LEFT) / len(days)
     bar = max(min(slot * 0.7, 60), 2)
     y = scale(0, tallest, HEIGHT - BOTTOM, TOP)
-    parts = [open_svg(WIDTH, HEIGHT, "feedback-volume", "feedback per day by kind")]
+    parts = [open_svg(WIDTH, max(HEIGHT, TOP + 16 * len(kinds) + 8), chart, title)]
     for tick in (0, tallest):
         parts.append(hline(LEFT, plot_right, y(tick)))
         parts.append(text(LEFT - 6, y(tick) + 4, str(tick), anchor="end", fill=MUTED))
@@ -157,7 +163,7 @@ def feedback_volume_svg(aggregations: Sequence[Mapping], max_days: int = MAX_DAY
         ly = TOP + k * 16
         parts.append(f'<rect x="{plot_right + 16}" y="{ly - 9}" width="10" height="10" fill="{colour(k)}"/>')
         total = sum(by_day[day].get(kind, 0) for day in days)
-        parts.append(text(plot_right + 31, ly, f"{kind} {total}", size=12))
+        parts.append(text(plot_right + 31, ly, f"{kind[:22]} {total}", size=12))
     parts.append("</svg>")
     return "".join(parts)
 

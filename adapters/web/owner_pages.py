@@ -29,6 +29,7 @@ from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConf
 from projections.agent_feedback_aggregations import AGGREGATIONS
 from projections.agent_learning_state import STATE
 from projections.agent_policy_history import HISTORY
+from projections.agent_relationship_strength import RELATIONSHIPS
 from projections.read_model_store import Condition
 
 router = APIRouter(include_in_schema=False)
@@ -156,6 +157,8 @@ def _page(
         timeline = AgentTimeline.from_events(system.service.history(agent_id))
         jobs = visible_rows(system.read_models, TRAINING_JOBS, session.principal, agent_id, limit=20)
         models = visible_rows(system.read_models, MODEL_VERSIONS, session.principal, agent_id, limit=20)
+        users = system.read_models.find(RELATIONSHIPS, this_agent)
+        users = sorted(users, key=lambda u: (-u["interactions"], u["userId"]))[:10]
         settings = system.service.settings
         rates = learning_config_view(system.service, agent_id)
     charts = {
@@ -181,6 +184,7 @@ def _page(
             "profiles": list(PROFILES),
             "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict(),
             "rates": rates,
+            "users": users,
         },
     )
 

@@ -2,13 +2,14 @@
 server over the demo's data. An owner signs in with a token, changes an agent's profile and sees the
 change in its history with every chart drawn; an administrator unfreezes the agent the demo froze.
 
-A full-page screenshot of the agent page is kept in `test-artifacts/agent-page.png`.
+Full-page screenshots of the agent page and the fleet page are kept in `test-artifacts/` (agent-page.png, fleet-page.png).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 CHARTS = ["traits", "reward-sentiment", "epsilon", "feedback-volume", "recalculations"]
 
 
@@ -42,6 +44,7 @@ class Server:
     """The app under uvicorn in a thread, on a port of its own on the loopback."""
 
     def __init__(self, home: Path):
+        self.home = home
         self.tokens = TokenStore.in_home(home)
         app = create_app(lambda: bootstrap(Config(home=home)), tokens=self.tokens)
         self.socket = socket.create_server(("127.0.0.1", 0))
@@ -163,3 +166,41 @@ def test_an_administrator_unfreezes_the_agent_the_demo_froze(server, page):
     assert "by admin: reviewed the complaints" in newest.inner_text()
     page.goto(f"{server.url}/agents")
     assert "learning" in page.locator("#agents tr[data-agent='blaze']").inner_text()
+
+
+def test_an_administrator_sees_the_fleet_and_an_owner_is_refused(server, page, monkeypatch):
+    from adapters.cli.main import main
+
+    trainer = f"{sys.executable} {ROOT / 'docs/examples/unigram_trainer.py'} {{dataset}} {{output}}"
+    monkeypatch.setenv("AGENT_LEARNING_TRAINER", "command")
+    monkeypatch.setenv("AGENT_LEARNING_TRAINER_COMMAND", trainer)
+    home = str(server.home)
+    assert main(["--home", home, "jobs", "run", "daily", "--now", "2026-12-01T20:00:00Z"]) == 0
+    assert main(["--home", home, "jobs", "run", "weekly", "--now", "2026-12-01T21:00:00Z"]) == 0
+
+    owner = server.tokens.create(owner_id="owner-1")
+    _sign_in(page, server, owner, "/fleet")
+    assert page.goto(f"{server.url}/fleet").status == 403
+
+    page.context.clear_cookies()
+    _sign_in(page, server, server.tokens.create(admin=True), "/fleet")
+    assert page.url == f"{server.url}/fleet"
+    rows = page.locator("#fleet-agents tr[data-agent]").evaluate_all("rows => rows.map(r => r.dataset.agent)")
+    assert rows == ["aria", "atlas", "blaze", "sage"]
+    for chart in (
+        "freezes",
+        "triggers",
+        "sentiment",
+        "trait-distribution",
+        "dead-letters",
+        "training-jobs",
+        "registry-moves",
+    ):
+        svg = page.locator(f"svg.chart[data-chart='{chart}']")
+        assert svg.count() == 1, chart
+        box = svg.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 50, (chart, box)
+    assert page.locator("svg.chart[data-chart='training-jobs'] rect.job[data-status='completed']").count() == 2
+    assert page.locator("svg.chart[data-chart='registry-moves'] circle.move[data-action='promote']").count() == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "fleet-page.png"), full_page=True)
