@@ -6,7 +6,7 @@ import argparse
 import json
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, safe
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, plural, safe, table
 from adapters.service.agent_history import history_entries, summarise
 from adapters.service.agent_state import agent_document
 from adapters.service.audit import audit_agent
@@ -50,14 +50,44 @@ def cmd_agent_history(system: System, args: argparse.Namespace) -> int:
 def cmd_agent_list(system: System, args: argparse.Namespace) -> int:
     system.projections.catch_up()
     docs = system.read_models.find(STATE, order_by=("agentId",))
+    if args.json:
+        print(json.dumps([{k: d.get(k) for k in LIST_FIELDS} for d in docs], indent=2))
+        return EXIT_OK
     if not docs:
         print("no agents yet: ingest some feedback (agent-learning ingest FILE) or run agent-learning demo")
-    for doc in docs:
-        print(
-            f"{safe(doc['agentId']):<24} v{doc['version']:<5} {doc['confidence']:<9} "
-            f"{'FROZEN' if doc['frozen'] else 'learning':<8} feedback {doc['feedbackCount']}"
-        )
+        return EXIT_OK
+    rows = [
+        [
+            d["agentId"],
+            d["archetype"],
+            d.get("ownerId"),
+            "frozen" if d["frozen"] else "learning",
+            d["version"],
+            d["confidence"],
+            f"{d['sentiment']:+.3f}",
+            d["feedbackCount"],
+            d.get("lastUpdateAt"),
+        ]
+        for d in docs
+    ]
+    print(table(LIST_COLUMNS, rows, numeric=frozenset({"version", "sentiment", "feedback"})))
+    frozen = sum(1 for d in docs if d["frozen"])
+    print(f"{plural(len(docs), 'agent')}, {frozen:,} frozen")
     return EXIT_OK
+
+
+LIST_COLUMNS = ["agent", "archetype", "owner", "state", "version", "confidence", "sentiment", "feedback", "last update"]
+LIST_FIELDS = (
+    "agentId",
+    "archetype",
+    "ownerId",
+    "frozen",
+    "version",
+    "confidence",
+    "sentiment",
+    "feedbackCount",
+    "lastUpdateAt",
+)
 
 
 def cmd_audit(system: System, args: argparse.Namespace) -> int:
@@ -90,7 +120,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="a JSON array")
     p.set_defaults(handler=cmd_agent_history)
-    p = agent.add_parser("list", help="all agents")
+    p = agent.add_parser("list", help="all agents: archetype, owner, state, version, confidence, sentiment")
+    p.add_argument("--json", action="store_true", help="a JSON array")
     p.set_defaults(handler=cmd_agent_list)
 
     p = sub.add_parser("audit", help="replay agents' histories and re-derive every recalculation")

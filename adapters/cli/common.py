@@ -57,3 +57,21 @@ class Progress:
             self.last = now
             return True
         return False
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 agent`, `2 agents` (`many` when the plural is not word + s)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def table(columns: list[str], rows: list[list[object]], numeric: frozenset[str] = frozenset()) -> str:
+    """An aligned table with a header; the `numeric` columns are right-aligned."""
+    cells = [[safe("-" if v is None else v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if columns[i] in numeric else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+        ).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])

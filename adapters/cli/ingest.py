@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, Progress, UsageError, parse_time
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, Progress, UsageError, parse_time, plural, safe
 from adapters.files.jsonl_ingest import IngestReport, ingest_lines
 from adapters.service.clock import utc_now
 from adapters.worker.projections_alongside import projections_alongside
@@ -63,10 +64,30 @@ def cmd_tick(system: System, args: argparse.Namespace) -> int:
     due = agents_due_for_tick(system.read_models, now, system.service.settings)
     outcome = system.service.tick(now, due)
     system.projections.catch_up()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "now": to_iso(now),
+                    "checked": len(due),
+                    "changed": sorted(outcome.agents),
+                    "recalculations": dict(outcome.recalculations),
+                    "frozen": sorted(outcome.frozen),
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
     triggers = ", ".join(f"{t} {n}" for t, n in sorted(outcome.recalculations.items())) or "none"
     print(
-        f"tick at {to_iso(now)}: {len(due)} agents checked, {len(outcome.agents)} changed; recalculations: {triggers}"
+        f"tick at {to_iso(now)}: {plural(len(due), 'agent')} checked, {len(outcome.agents):,} changed; "
+        f"recalculations: {triggers}"
     )
+    if outcome.frozen:
+        print(
+            f"froze {plural(len(outcome.frozen), 'agent')} whose sentiment stayed below the threshold: "
+            f"{', '.join(safe(a) for a in sorted(outcome.frozen))} (admin unfreeze ID --reason TEXT to resume)"
+        )
     return EXIT_OK
 
 
@@ -77,4 +98,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("tick", help="run the periodic tick (timer trigger and freeze check)")
     p.add_argument("--now", type=parse_time, help="the tick's time, ISO-8601 with a zone (default: the clock)")
+    p.add_argument("--json", action="store_true", help="what it did as one JSON object")
     p.set_defaults(handler=cmd_tick)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections import Counter
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, err, parse_time
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, err, parse_time, plural, safe, table
 from domain.batch_run import LeaseLost
 from jobs.run import COMPLETED, DRY_RUN, MonthlyJobMissing, run_job
 from jobs.trainers.port import TrainingFailed
@@ -51,22 +53,40 @@ def cmd_jobs_run(system: System, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _words(key: str) -> str:
+    """`notEligible` → `not eligible`, `newDatasetIds` → `new dataset ids`."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).lower()
+
+
 def _print_summary(summary: dict) -> None:
-    for key, value in summary.items():
+    """The summary as an aligned table of counts, each list's lines under it; `--json` has every field."""
+    shown = {k: v for k, v in summary.items() if k not in ("dryRun", "details")}
+    width = max((len(_words(k)) for k in shown), default=0)
+    for key, value in shown.items():
+        label = _words(key).ljust(width)
         if isinstance(value, list):
-            print(f"  {key}: {len(value)}")
+            print(f"  {label}  {len(value):>6,}")
             for line in value[:SHOWN_DETAILS]:
-                print(f"    {line}")
+                print(f"  {'':<{width}}    {safe(line)}")
             if len(value) > SHOWN_DETAILS:
-                print(f"    … and {len(value) - SHOWN_DETAILS} more (--json shows all)")
-        elif isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in value.values()):
-            # Nested tables (e.g. the monthly job's priors before/after) read badly on one line;
-            # the `details` lines say the same in words.
-            print(f"  {key}: {len(value)} entries (--json shows them)")
+                print(f"  {'':<{width}}    … and {len(value) - SHOWN_DETAILS:,} more (--json shows all)")
         elif isinstance(value, dict):
-            print(f"  {key}: {json.dumps(value, default=str)}")
+            # Nested tables (e.g. the monthly job's priors before/after) read badly on one line;
+            # the details below say the same in words.
+            print(f"  {label}  {plural(len(value), 'entry', 'entries'):>6} (--json shows them)")
+        elif isinstance(value, bool):
+            print(f"  {label}  {'yes' if value else 'no':>6}")
+        elif isinstance(value, int):
+            print(f"  {label}  {value:>6,}")
         else:
-            print(f"  {key}: {value}")
+            print(f"  {label}  {safe(value)}")
+    details = summary.get("details") or []
+    if details:
+        print("what happened:")
+        for line in details[:SHOWN_DETAILS]:
+            print(f"  {safe(line)}")
+        if len(details) > SHOWN_DETAILS:
+            print(f"  … and {len(details) - SHOWN_DETAILS:,} more (--json shows all)")
 
 
 def cmd_jobs_list(system: System, args: argparse.Namespace) -> int:
@@ -83,18 +103,28 @@ def cmd_jobs_list(system: System, args: argparse.Namespace) -> int:
     if not docs:
         print("no training jobs yet: the weekly job queues them for eligible agents (agent-learning jobs run weekly)")
         return EXIT_OK
-    print(
-        f"{'job':<28} {'scope':<24} {'dataset':<20} {'status':<10} {'retries':>7}  {'created':<21} "
-        f"{'finished':<21} model"
-    )
+    rows = []
     for doc in docs:
         scope = f"agent:{doc['agentId']}" if "agentId" in doc else f"archetype:{doc.get('archetype')}"
-        print(
-            f"{doc['jobId']:<28} {scope:<24} {doc['datasetId']:<20} {doc['status']:<10} {doc['retries']:>7}  "
-            f"{doc['createdAt']:<21} {doc.get('finishedAt') or '-':<21} {doc.get('modelOutputId') or '-'}"
+        rows.append(
+            [
+                doc["jobId"],
+                scope,
+                doc["datasetId"],
+                doc["status"],
+                doc["retries"],
+                doc["createdAt"],
+                doc.get("finishedAt"),
+                doc.get("modelOutputId"),
+            ]
         )
+    columns = ["job", "scope", "dataset", "status", "retries", "created", "finished", "model"]
+    print(table(columns, rows, numeric=frozenset({"retries"})))
+    for doc in docs:
         if doc.get("error") and doc["status"] != "completed":
-            print(f"{'':<28} last error: {doc['error']}")
+            print(f"{safe(doc['jobId'])}: last error: {safe(doc['error'])}")
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(Counter(d["status"] for d in docs).items()))
+    print(f"{plural(len(docs), 'training job')}: {statuses}")
     return EXIT_OK
 
 
@@ -121,6 +151,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = jobs.add_parser("list", help="training jobs and their status (the training_jobs read model)")
     p.add_argument("--agent", metavar="ID", help="only this agent's jobs")
-    p.add_argument("--status", choices=["pending", "running", "completed", "failed"])
+    p.add_argument("--status", choices=["pending", "running", "completed", "failed"], help="only jobs in this status")
     p.add_argument("--json", action="store_true", help="a JSON array of training_jobs documents")
     p.set_defaults(handler=cmd_jobs_list)

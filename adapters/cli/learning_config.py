@@ -111,15 +111,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p = config.add_parser("set", help="set profile and rate overrides (validated; unset values are kept)")
     p.add_argument("id")
-    p.add_argument("--profile", choices=sorted(PROFILES))
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        help="conservative (rates 0.04/0.03, ε 0.01), balanced (0.07/0.05, 0.02) or fast (0.11/0.08, 0.03)",
+    )
     p.add_argument(
         "--trait-rate",
         action="append",
         metavar="T=R",
-        help="per-trait rate (humor=0.1), or RATE for every trait; repeatable",
+        help="per-trait rate (humor=0.1), or RATE for every trait, in [0.02, 0.12]; repeatable",
     )
-    p.add_argument("--action-rate", type=float, metavar="R")
-    p.add_argument("--epsilon", type=float, metavar="E")
+    p.add_argument("--action-rate", type=float, metavar="R", help="the action learning rate, in [0.01, 0.10]")
+    p.add_argument("--epsilon", type=float, metavar="E", help="the exploration rate ε, in [0.005, 0.10]")
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_set)
 
@@ -128,13 +132,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trait-rate", action="append", metavar="T", help="a trait's own rate; repeatable")
     p.add_argument("--all-traits-rate", action="store_true", help="the rate set for every trait at once")
     p.add_argument("--profile", action="store_true", help="the profile")
-    p.add_argument("--action-rate", action="store_true")
-    p.add_argument("--epsilon", action="store_true")
+    p.add_argument("--action-rate", action="store_true", help="the action rate")
+    p.add_argument("--epsilon", action="store_true", help="ε (the learned ε is kept)")
     p.add_argument("--all", dest="everything", action="store_true", help="every override and the profile")
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_unset)
 
     p = config.add_parser("show", help="the configuration and where each effective rate comes from")
     p.add_argument("id")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object (as GET /api/agents/{id}/learning-config)")
     p.set_defaults(handler=cmd_config_show)

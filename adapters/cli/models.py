@@ -103,8 +103,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = models.add_parser("rollback", help="move an alias back to the model it pointed to before its last promotion")
     scope = p.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--agent", metavar="ID")
-    scope.add_argument("--archetype", metavar="A")
+    scope.add_argument("--agent", metavar="ID", help="the agent whose alias moves back")
+    scope.add_argument("--archetype", metavar="A", help="the archetype whose alias moves back")
     p.add_argument("--alias", required=True, help="the alias to move back, e.g. champion")
     p.add_argument("--by", help="who (default: the current user)")
     p.add_argument("--reason", required=True, help="why (recorded with the move)")

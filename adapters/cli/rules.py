@@ -216,7 +216,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = rules.add_parser("diff", help="what a rules file would change against the rules in force")
     p.add_argument("file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="a JSON array of {key, current, proposed}")
     p.set_defaults(handler=cmd_rules_diff)
 
     p = rules.add_parser("apply", help="record a rules file as the next version (or --dry-run it)")
@@ -230,13 +230,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_rules_apply)
 
     p = rules.add_parser("show", help="the rules in force (or --version N) as a TOML document")
-    p.add_argument("--version", type=_version, metavar="N")
+    p.add_argument("--version", type=_version, metavar="N", help="a version from `rules history` (default: in force)")
     p.add_argument("--json", action="store_true", help="the parsed document as JSON")
     p.add_argument("--as-written", action="store_true", help="the file as the operator applied it, comments and all")
     p.set_defaults(handler=cmd_rules_show)
 
     p = rules.add_parser("history", help="every version applied: when, by whom, why")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="a JSON array")
     p.set_defaults(handler=cmd_rules_history)
 
     p = rules.add_parser("schema", help="the rules document's JSON Schema (for editors and CI)")

@@ -47,7 +47,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)",
     )
     p.add_argument("--tick-interval", type=float, default=60.0, metavar="S", help="seconds between ticks (default 60)")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    p.add_argument(
+        "--log-level", default="INFO", choices=LOG_LEVELS, help="log lines at this level and above (default INFO)"
+    )
     p.add_argument(
         "--no-relay",
         action="store_true",
@@ -60,5 +62,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--http", metavar="HOST:PORT", help="address to listen on (default: $AGENT_LEARNING_HTTP or 127.0.0.1:8080)"
     )
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    p.add_argument(
+        "--log-level", default="INFO", choices=LOG_LEVELS, help="log lines at this level and above (default INFO)"
+    )
     p.set_defaults(handler=cmd_web)

@@ -71,6 +71,7 @@ class BatchOutcome:
     recalculations: Counter = field(factory=Counter)
     agents: set[str] = field(factory=set)
     freezes: int = 0
+    frozen: set[str] = field(factory=set)  # the agents this batch froze
 
     def add(self, other: BatchOutcome) -> None:
         self.recorded += other.recorded
@@ -80,6 +81,7 @@ class BatchOutcome:
         self.recalculations.update(other.recalculations)
         self.agents |= other.agents
         self.freezes += other.freezes
+        self.frozen |= other.frozen
 
 
 class UnknownAgent(LookupError):
@@ -229,6 +231,7 @@ class LearningService(Application):
                     outcome.recalculations[pending.trigger] += 1
                 elif isinstance(pending, Agent.UpdatesFrozen):
                     outcome.freezes += 1
+                    outcome.frozen.add(agent.agent_id)
         return outcome
 
     def _apply(
