@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+
+import attrs
 
 from adapters.bootstrap import System
 from adapters.cli.common import EXIT_FAILED, EXIT_OK, Progress
@@ -13,6 +16,10 @@ from adapters.cli.common import EXIT_FAILED, EXIT_OK, Progress
 def cmd_projections_status(system: System, args: argparse.Namespace) -> int:
     # Catching up first, as every command does, is what finds a projection that cannot go on.
     system.projections.catch_up()
+    if args.json:
+        statuses = system.projections.status()
+        print(json.dumps([{**attrs.asdict(s), "lag": s.lag} for s in statuses], indent=2))
+        return EXIT_FAILED if any(s.error for s in statuses) else EXIT_OK
     print(f"{'projection':<30} {'gen':>4} {'version':>8} {'state':<9} {'position':>10} {'lag':>8}")
     failed = []
     for s in system.projections.status():
@@ -50,7 +57,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     projections = sub.add_parser("projections", help="read models").add_subparsers(
         dest="projections_command", required=True
     )
-    p = projections.add_parser("status", help="positions and lag of every read model")
+    p = projections.add_parser("status", help="positions and lag of every read model; exit 1 when one has stopped")
+    p.add_argument("--json", action="store_true", help="a JSON array, one object per read model")
     p.set_defaults(handler=cmd_projections_status)
     p = projections.add_parser("rebuild", help="rebuild read models from the event history (blue/green)")
     p.add_argument("name", nargs="?", help="one projection (default: all)")

@@ -78,3 +78,10 @@ def test_every_option_says_what_it_takes():
             if action.option_strings and action.help is None and action.dest != "help":
                 missing.append(f"{group.prog} {action.option_strings[0]}")
     assert not missing, f"options without help: {missing}"
+
+
+def test_projections_status_as_json(home, capsys):
+    assert main(["--home", str(home), "projections", "status", "--json"]) == 0
+    statuses = json.loads(capsys.readouterr().out)
+    assert {s["projection"] for s in statuses} >= {"agent_learning_state", "clustering_insights"}
+    assert all(s["state"] == "live" and s["lag"] == 0 for s in statuses)
