@@ -70,3 +70,38 @@ def test_the_agent_page_shows_its_users_relationship_strength(api):
     api.client.post("/login", data={"token": api.owner_a, "next": "/agents/a-1"}, follow_redirects=False)
     page = api.client.get("/agents/a-1").text
     assert 'id="relationships"' in page and 'data-user="user-0"' in page and 'data-user="user-1"' in page
+
+
+def test_a_recorded_clustering_shows_on_the_page_and_in_the_api(api):
+    from datetime import UTC, datetime
+
+    from domain.clustering_insights import ClusteringInsights
+
+    with api.client.app.state.pool.system() as system:
+        system.service.work.create(
+            ClusteringInsights.record(
+                "2026-12",
+                agents=2,
+                clustered=2,
+                centroids={"mentor": {"empathy": 0.7, "humor": 0.3}, "companion": {"empathy": 0.9, "humor": 0.6}},
+                refreshed=["mentor"],
+                priors={},
+                suggestions=[
+                    {
+                        "agentId": "a-1",
+                        "archetype": "mentor",
+                        "nearer": "companion",
+                        "distanceOwn": 0.4,
+                        "distanceNearer": 0.1,
+                    }
+                ],
+                occurred_at=datetime(2026, 12, 1, 2, tzinfo=UTC),
+            )
+        )
+    latest = api.get("/api/insights", api.admin).json()["latest"]
+    assert latest["period"] == "2026-12" and latest["suggestions"][0]["status"] == "open"
+    sign_in(api, api.admin)
+    html = api.client.get("/fleet").text
+    assert 'id="centroids"' in html and 'id="suggestions"' in html
+    assert "2026-12: 2 of 2 agents clustered" in " ".join(html.split())
+    assert '<tr data-agent="a-1"><td>a-1</td><td>mentor</td><td>companion</td>' in html
