@@ -31,6 +31,7 @@ from domain.dead_letter import DeadLetter
 from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, LocalBucket
 from tests.conftest import feedback
 from tests.contract.test_relay_sink_kafka import (
+    StalledAtOpenTransaction,
     output_topics,
     read_records,
     shows_aborted_records,
@@ -155,10 +156,25 @@ def wait_until_quiet(
             return
 
 
-def check_published_exactly_once(bootstrap: str, setup: ServeSetup, events: list) -> tuple[int, int]:
+def check_published_exactly_once(
+    bootstrap: str, setup: ServeSetup, events: list, broker_restarted: bool = False
+) -> tuple[int, int]:
     """Every public event of the log published once by what the relay stands by, in each agent's order;
-    anything else an exact repeat. Returns (messages stood by, repeats)."""
-    records = read_records(bootstrap, output_topics(setup.topics), timeout=60)
+    anything else an exact repeat. Returns (messages stood by, repeats).
+
+    After a durable Tansu restart, a transaction that was open when the broker died is never ended
+    (Tansu 0.6 keeps no transaction state across a restart, docs/test-servers.md), so its last stable
+    offset stays put and read_committed readers stop there for good; real Kafka aborts it after
+    `transaction.timeout.ms`. Then the records are read with read_uncommitted, which on Tansu shows
+    exactly what read_committed shows plus that transaction's records (Tansu hides no aborted ones
+    either): what counts is decided by the relay's position chain below, as for every abort."""
+    try:
+        records = read_records(bootstrap, output_topics(setup.topics), timeout=60)
+    except StalledAtOpenTransaction:
+        if not broker_restarted:
+            raise
+        print("read_committed stalled at a transaction the broker restart left open: reading read_uncommitted")
+        records = read_records(bootstrap, output_topics(setup.topics), timeout=60, isolation="read_uncommitted")
     chain = read_position_records(
         bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
     )
@@ -339,7 +355,7 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
                 broker.bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
             )
             assert chain[-1]["position"] == system.service.recorder.max_notification_id()
-            stood, repeats = check_published_exactly_once(broker.bootstrap, setup, events)
+            stood, repeats = check_published_exactly_once(broker.bootstrap, setup, events, broker_restarted=True)
         print(f"{stood} messages published, {repeats} repeats")
     finally:
         for process in processes:
