@@ -91,6 +91,7 @@ class ConsumerStats:
     last_batch_seconds: float = 0.0
     last_batch_size: int = 0
     assigned: tuple[Partition, ...] = ()
+    first_assignment_at: float | None = None  # unix time the group first gave this member its share (maybe none)
     lag: dict[str, int] = field(factory=dict)  # tracking name → messages not yet recorded
 
     def snapshot(self) -> dict[str, Any]:
@@ -313,6 +314,8 @@ class FeedbackConsumer:
             consumer.assign(partitions)
             self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.stats.assignments += len(partitions)
+        if self.stats.first_assignment_at is None:
+            self.stats.first_assignment_at = time.time()
         self._assignment_changed()
         log.info("feedback consumer: assigned %s", sorted(self._assigned))
 

@@ -39,10 +39,13 @@ def create_app(
     pool_size: int = 4,
     body_limit: int = DEFAULT_LIMIT,
     health: Callable[[], tuple[bool, dict]] | None = None,
+    readiness: Callable[[], tuple[bool, dict]] | None = None,
 ) -> FastAPI:
     """The app; `tokens` default to `tokens.db` in the home folder of the Systems the factory builds.
 
-    `health` replaces the stores check of `/healthz` (inside `serve`, the workers' health)."""
+    `health` replaces the stores check of `/healthz` (inside `serve`, the workers' health); `readiness`
+    answers `/readyz` (inside `serve`: the consumer has its partitions, read models and relay caught up;
+    without it, `/readyz` is the stores check)."""
     pool = SystemPool(system_factory, pool_size)
     owns_tokens = tokens is None
     with pool.system() as system:
@@ -134,6 +137,24 @@ def create_app(
         if failed:  # the other read models go on, but what this one shows has stopped
             return JSONResponse(status_code=503, content={"ok": False, "failedProjections": failed})
         return JSONResponse({"ok": True})
+
+    @app.get(
+        "/readyz",
+        summary="readiness: 200 once this process can do its job (inside serve: the consumer has its partitions, "
+        "read models and relay within 1,000 events); 503 names what it waits for",
+        responses={
+            200: {"description": "ready", "content": {"application/json": {"schema": HEALTH}}},
+            503: {
+                "description": "not ready yet; the body says what it waits for",
+                "content": {"application/json": {"schema": HEALTH}},
+            },
+        },
+    )
+    def readyz() -> Response:
+        if readiness is None:
+            return healthz()
+        ok, report = readiness()
+        return JSONResponse(status_code=200 if ok else 503, content=report)
 
     @app.get(
         "/metrics",

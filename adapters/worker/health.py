@@ -21,6 +21,15 @@ def workers_health(workers: list[Worker], threads: dict[str, threading.Thread]) 
     return ok, {"ok": ok, "workers": report}
 
 
+def workers_readiness(workers: list[Worker], threads: dict[str, threading.Thread]) -> tuple[bool, dict]:
+    """Ready when healthy and no worker is still waiting for something (its partitions, a catch-up)."""
+    healthy, report = workers_health(workers, threads)
+    missing = {w.name: why for w in workers if (why := w.not_ready()) is not None}
+    if not healthy:
+        missing["health"] = "a worker is not healthy: see /healthz"
+    return not missing, {"ok": not missing, "ready": not missing, "waitingFor": missing}
+
+
 class HealthAndMetrics:
     """`/healthz` (200 when every worker is alive and not failing for a minute, else 503) and `/metrics`."""
 
@@ -41,8 +50,11 @@ class HealthAndMetrics:
                 elif self.path == "/healthz":
                     ok, report = workers_health(workers, threads)
                     self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
+                elif self.path == "/readyz":
+                    ok, report = workers_readiness(workers, threads)
+                    self._send(200 if ok else 503, json.dumps(report).encode(), "application/json")
                 else:
-                    self._send(404, b'{"error": "not found: try /healthz or /metrics"}', "application/json")
+                    self._send(404, b'{"error": "not found: try /healthz, /readyz or /metrics"}', "application/json")
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)

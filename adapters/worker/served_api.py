@@ -18,7 +18,7 @@ import uvicorn
 from adapters.bootstrap import Config, bootstrap
 from adapters.observability.metrics import ServiceMetrics
 from adapters.web.app import create_app
-from adapters.worker.health import workers_health
+from adapters.worker.health import workers_health, workers_readiness
 from adapters.worker.workers import Worker
 
 log = logging.getLogger("agent_learning.web")
@@ -35,7 +35,12 @@ class ServedApi:
         config: Config,
     ):
         host, _, port = address.rpartition(":")
-        app = create_app(lambda: bootstrap(config), metrics=metrics, health=lambda: workers_health(workers, threads))
+        app = create_app(
+            lambda: bootstrap(config),
+            metrics=metrics,
+            health=lambda: workers_health(workers, threads),
+            readiness=lambda: workers_readiness(workers, threads),
+        )
         self.socket = socket.create_server((host or "127.0.0.1", int(port)))
         bound = self.socket.getsockname()
         self.address = f"{bound[0]}:{bound[1]}"

@@ -25,6 +25,7 @@ from projections.read_model_store import Condition
 from projections.training_jobs import TRAINING_JOBS
 
 log = logging.getLogger("agent_learning.serve")
+READY_LAG = 1000  # events a read model or the relay may be behind and still be ready (`/readyz`)
 
 
 class Worker(ABC):
@@ -63,6 +64,10 @@ class Worker(ABC):
     def close(self) -> None:
         pass
 
+    def not_ready(self) -> str | None:
+        """What keeps this worker from doing its job yet (None: ready). `/readyz` lists these."""
+        return None
+
     def health(self) -> dict:
         failing_for = time.monotonic() - self.failing_since if self.failing_since else 0.0
         return {"ok": failing_for < 60, "lastError": self.last_error, "failingForSeconds": round(failing_for, 1)}
@@ -97,6 +102,15 @@ class ProjectionsWorker(Worker):
             report["failedProjections"] = [f.describe(name) for (name, _), f in failures]
         return report
 
+    def not_ready(self) -> str | None:
+        failed = [name for name, _ in list(self.system.projections.failures)]
+        if failed:
+            return f"read model {', '.join(sorted(failed))} stopped on an event it cannot apply"
+        behind = max((s.lag for s in self.system.projections.status()), default=0)
+        if behind > READY_LAG:
+            return f"read models are {behind:,} events behind (ready at {READY_LAG:,} or fewer)"
+        return None
+
     def _report_lag(self) -> None:
         failed = {name for name, _ in list(self.system.projections.failures)}
         for status in self.system.projections.status():
@@ -130,6 +144,12 @@ class RelayWorker(Worker):
             self.metrics.relay_last_published.set(time.time())
         self.metrics.relay_lag.set(self.relay.lag())
         return published >= 0
+
+    def not_ready(self) -> str | None:
+        lag = self.relay.lag()
+        if lag > READY_LAG:
+            return f"the relay is {lag:,} events behind (ready at {READY_LAG:,} or fewer)"
+        return None
 
     def _replace_sink(self) -> None:
         try:
@@ -199,6 +219,11 @@ class ConsumerWorker(Worker):
         self.system = system
         self.metrics = metrics
         self.consumer = system.feedback_consumer(on_batch=metrics.record_batch)
+
+    def not_ready(self) -> str | None:
+        if self.consumer.stats.first_assignment_at is None:
+            return "the feedback consumer has not been given its partitions by the group yet"
+        return None
 
     def step(self) -> bool:
         saved = self.consumer.poll_batch()

@@ -108,3 +108,25 @@ def test_serve_answers_the_api_shares_one_metrics_endpoint_and_keeps_worker_heal
     finally:
         code = serve.terminate(timeout=30)
     assert code == 0, serve.log_tail()
+
+
+def test_readyz_waits_for_the_consumers_partitions_while_healthz_is_alive(kafka_bootstrap: str, tmp_path):
+    setup = ServeSetup(kafka_bootstrap, tmp_path / "home")
+    serve = setup.start().wait_until_answering()
+    try:
+        seen = []
+        serve.wait_until(
+            lambda: seen.append(_request(serve, "GET", "/readyz")) or seen[-1][0] == 200,
+            "ready",
+            timeout=60,
+            interval=0.05,
+        )
+        for status, body in seen[:-1]:
+            assert status == 503 and body["ready"] is False and "consumer" in body["waitingFor"], body
+        assert seen[-1][1] == {"ok": True, "ready": True, "waitingFor": {}}
+        # The API answers before the group's first join completes (about a second on Tansu), so the
+        # first answers are 503s naming the consumer: readiness really waited for the assignment.
+        assert len(seen) >= 2, seen
+        assert serve.health()[0] == 200
+    finally:
+        assert serve.terminate() == 0, serve.log_tail()
