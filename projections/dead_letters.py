@@ -26,6 +26,7 @@ class DeadLetters(Projection):
                 "id": event.originator_id,
                 "source": event.source,
                 "position": event.position,
+                "code": event.code,
                 "reason": event.reason,
                 "raw": event.raw,
                 "key": event.key,

@@ -39,7 +39,7 @@ def _batches(lines: Iterable[bytes], source: str, service: LearningService, firs
         try:
             batch.append(parse_message(raw, settings))
         except BadMessage as error:
-            batch.append(Rejection(source, f"line {number}", raw, str(error), agent_id=error.agent_id))
+            batch.append(Rejection(source, f"line {number}", raw, str(error), agent_id=error.agent_id, code=error.code))
         if len(batch) >= BATCH_SIZE:
             yield batch
             batch = []
@@ -76,6 +76,7 @@ def ingest_lines(
                                 "line": int(rejection.position.split()[-1])
                                 if rejection.position.startswith("line ")
                                 else rejection.position,
+                                "code": rejection.code,
                                 "reason": rejection.reason,
                                 "raw": rejection.raw.decode("utf-8", "replace"),
                             }

@@ -27,6 +27,7 @@ from confluent_kafka import (
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from adapters.kafka.topics import DEFAULT_GROUP_ID, DEFAULT_POLL_SECONDS, KafkaTopics, client_config
+from adapters.messages.dead_letter_codes import EMPTY_MESSAGE
 from adapters.messages.inbound import BadMessage, parse_message
 from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
 
@@ -239,11 +240,11 @@ class FeedbackConsumer:
         source, position, key = message.topic(), f"{message.partition()}:{message.offset()}", message.key()
         raw = message.value()
         if raw is None:
-            return Rejection(source, position, b"", NULL_VALUE_REASON, key=key)
+            return Rejection(source, position, b"", NULL_VALUE_REASON, key=key, code=EMPTY_MESSAGE)
         try:
             return parse_message(raw, self.service.settings)
         except BadMessage as error:
-            return Rejection(source, position, raw, str(error), key=key, agent_id=error.agent_id)
+            return Rejection(source, position, raw, str(error), key=key, agent_id=error.agent_id, code=error.code)
 
     def _drop_already_recorded(self, messages: list[Message]) -> list[Message]:
         """After a rebalance race: keeps only what the store has not saved, and skips ahead to it."""

@@ -24,6 +24,22 @@ from typing import Any
 
 import orjson
 
+from adapters.messages.dead_letter_codes import (
+    INVALID_ID,
+    INVALID_JSON,
+    INVALID_TIME,
+    INVALID_UNICODE,
+    MISSING_FIELD,
+    NOT_AN_OBJECT,
+    OUT_OF_RANGE,
+    TOO_DEEP,
+    TOO_LONG,
+    TYPE_MISMATCH,
+    UNKNOWN_KIND,
+    UNKNOWN_NAME,
+    UNKNOWN_TYPE,
+    UNREADABLE,
+)
 from domain.commands import (
     AgentCommand,
     ConfigureLearning,
@@ -47,10 +63,12 @@ _CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 class BadMessage(ValueError):
-    """Why a message cannot be accepted; `agent_id` when it could be read."""
+    """Why a message cannot be accepted (`code` for programs, the text for people); `agent_id` when it
+    could be read."""
 
-    def __init__(self, reason: str, agent_id: str | None = None):
+    def __init__(self, reason: str, code: str, agent_id: str | None = None):
         super().__init__(reason)
+        self.code = code
         self.agent_id = agent_id
 
 
@@ -69,30 +87,34 @@ def _cut(text: str) -> str:
 
 
 def _no_constants(name: str) -> Any:
-    raise BadMessage(f"{name} is not a number JSON allows; send a finite number")
+    raise BadMessage(f"{name} is not a number JSON allows; send a finite number", OUT_OF_RANGE)
 
 
 def _text(message: dict, name: str, *, required: bool) -> str | None:
     value = message.get(name)
     if value is None:
         if required:
-            raise BadMessage(f"missing required field {name!r}")
+            raise BadMessage(f"missing required field {name!r}", MISSING_FIELD)
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise BadMessage(f"field {name!r} must be a non-empty string, got {shown(value)}")
+        raise BadMessage(f"field {name!r} must be a non-empty string, got {shown(value)}", TYPE_MISMATCH)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadMessage(f"field {name!r} is not valid Unicode (a lone surrogate such as \\ud800)") from None
+        raise BadMessage(
+            f"field {name!r} is not valid Unicode (a lone surrogate such as \\ud800)", INVALID_UNICODE
+        ) from None
     if name in ID_FIELDS:
         if len(value) > MAX_ID:
-            raise BadMessage(f"field {name!r} is {len(value):,} characters long; an id has at most {MAX_ID}")
+            raise BadMessage(f"field {name!r} is {len(value):,} characters long; an id has at most {MAX_ID}", TOO_LONG)
         if _CONTROL.search(value):
-            raise BadMessage(f"field {name!r} = {shown(value)} contains control characters")
+            raise BadMessage(f"field {name!r} = {shown(value)} contains control characters", INVALID_ID)
         if name == "agentId" and "/" in value:
-            raise BadMessage(f"field 'agentId' = {shown(value)} contains '/'; agent ids cannot (they are URL paths)")
+            raise BadMessage(
+                f"field 'agentId' = {shown(value)} contains '/'; agent ids cannot (they are URL paths)", INVALID_ID
+            )
     elif len(value) > MAX_TEXT:
-        raise BadMessage(f"field {name!r} is {len(value):,} characters long; at most {MAX_TEXT:,} are kept")
+        raise BadMessage(f"field {name!r} is {len(value):,} characters long; at most {MAX_TEXT:,} are kept", TOO_LONG)
     return value
 
 
@@ -104,9 +126,9 @@ def _name(
     if value is None:
         return default
     if not isinstance(value, str):
-        raise BadMessage(f"field {name!r} must be a string naming the {what}, got {shown(value)}")
+        raise BadMessage(f"field {name!r} must be a string naming the {what}, got {shown(value)}", TYPE_MISMATCH)
     if check and value not in known:
-        raise BadMessage(f"unknown {what} {shown(value)}; expected one of: {', '.join(known)}")
+        raise BadMessage(f"unknown {what} {shown(value)}; expected one of: {', '.join(known)}", UNKNOWN_NAME)
     return value
 
 
@@ -116,21 +138,23 @@ def _object(message: dict, name: str, what: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadMessage(f"field {name!r} must be an object of {what}, got {shown(value)}")
+        raise BadMessage(f"field {name!r} must be an object of {what}, got {shown(value)}", TYPE_MISMATCH)
     return value
 
 
 def _number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadMessage(f"field {name!r} must be a number, got {shown(value)}")
+        raise BadMessage(f"field {name!r} must be a number, got {shown(value)}", TYPE_MISMATCH)
     if isinstance(value, int) and abs(value) > MAX_NUMBER:
-        raise BadMessage(f"field {name!r} is a {len(str(abs(value))):,}-digit number; at most ±{MAX_NUMBER:g}")
+        raise BadMessage(
+            f"field {name!r} is a {len(str(abs(value))):,}-digit number; at most ±{MAX_NUMBER:g}", OUT_OF_RANGE
+        )
     if not math.isfinite(value):
-        raise BadMessage(f"field {name!r} must be finite, got {value!r}")
+        raise BadMessage(f"field {name!r} must be finite, got {value!r}", OUT_OF_RANGE)
     if abs(value) > MAX_NUMBER:
-        raise BadMessage(f"field {name!r} = {value:g} is too large; at most ±{MAX_NUMBER:g}")
+        raise BadMessage(f"field {name!r} = {value:g} is too large; at most ±{MAX_NUMBER:g}", OUT_OF_RANGE)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise BadMessage(f"field {name!r} = {value} is out of range [{low}, {high}]")
+        raise BadMessage(f"field {name!r} = {value} is out of range [{low}, {high}]", OUT_OF_RANGE)
     return float(value)
 
 
@@ -140,19 +164,24 @@ def _optional_number(value: Any, name: str) -> float | None:
 
 def _learning_config(value: Any, name: str, settings: LearningSettings) -> LearningConfig:
     if not isinstance(value, dict):
-        raise BadMessage(f"field {name!r} must be an object, got {shown(value)}")
+        raise BadMessage(f"field {name!r} must be an object, got {shown(value)}", TYPE_MISMATCH)
     profile = value.get("profile")
     if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
-        raise BadMessage(f"{name}.profile {shown(profile)} is unknown; choose one of: {', '.join(PROFILES)}")
+        raise BadMessage(
+            f"{name}.profile {shown(profile)} is unknown; choose one of: {', '.join(PROFILES)}", UNKNOWN_NAME
+        )
     trait_rates = value.get("traitRates")
     if trait_rates is None:
         trait_rates = {}
     if not isinstance(trait_rates, dict):
-        raise BadMessage(f"{name}.traitRates must be an object of trait → rate, got {shown(trait_rates)}")
+        raise BadMessage(
+            f"{name}.traitRates must be an object of trait → rate, got {shown(trait_rates)}", TYPE_MISMATCH
+        )
     for trait, rate in trait_rates.items():
         if trait not in settings.traits:
             raise BadMessage(
-                f"{name}.traitRates names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}"
+                f"{name}.traitRates names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}",
+                UNKNOWN_NAME,
             )
         _number(rate, f"{name}.traitRates.{trait}")
     return LearningConfig(
@@ -166,24 +195,27 @@ def _learning_config(value: Any, name: str, settings: LearningSettings) -> Learn
 
 def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedback:
     if m.get("kind") is None:
-        raise BadMessage("missing required field 'kind'")
+        raise BadMessage("missing required field 'kind'", MISSING_FIELD)
     kind = _name(m, "kind", (), "feedback kind", check=False)
     if kind not in settings.rewards.rules:
         raise BadMessage(
             f"unknown feedback kind {shown(kind)} in {settings.rewards.source}; "
-            f"expected one of: {', '.join(settings.rewards.kinds)}"
+            f"expected one of: {', '.join(settings.rewards.kinds)}",
+            UNKNOWN_KIND,
         )
     value = m.get("value")
     if settings.rewards.rules[kind].rating:
         if value is None:
-            raise BadMessage("a rating needs a 'value' from 1 to 5")
+            raise BadMessage("a rating needs a 'value' from 1 to 5", MISSING_FIELD)
         value = _number(value, "value", 1, 5)
     elif value is not None:
         value = _number(value, "value")
     traits = _object(m, "traits", "trait → attribution in [-1, 1]")
     for trait, attribution in traits.items():
         if trait not in settings.traits:
-            raise BadMessage(f"traits names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}")
+            raise BadMessage(
+                f"traits names unknown trait {shown(trait)}; known: {', '.join(settings.traits)}", UNKNOWN_NAME
+            )
         _number(attribution, f"traits.{trait}", -1, 1)
     action = _name(m, "action", settings.actions, "action")
     return RecordFeedback(
@@ -214,7 +246,7 @@ def _registered(m: dict, common: dict, settings: LearningSettings) -> RegisterAg
 
 def _configured(m: dict, common: dict, settings: LearningSettings) -> ConfigureLearning:
     if m.get("learningConfig") is None:
-        raise BadMessage("missing required field 'learningConfig'")
+        raise BadMessage("missing required field 'learningConfig'", MISSING_FIELD)
     return ConfigureLearning(**common, config=_learning_config(m["learningConfig"], "learningConfig", settings))
 
 
@@ -232,11 +264,13 @@ def _occurred_at(message: dict, settings: LearningSettings) -> datetime:
         moment = parse_utc(text)
     except ValueError as error:
         raise BadMessage(
-            f"field 'occurredAt' is not an ISO-8601 time with a zone in the calendar: {_cut(str(error))}"
+            f"field 'occurredAt' is not an ISO-8601 time with a zone in the calendar: {_cut(str(error))}", INVALID_TIME
         ) from None
     first, last = settings.accepted_years
     if not first <= moment.year <= last:
-        raise BadMessage(f"field 'occurredAt' = {shown(text)} is outside the accepted years {first}–{last} (in UTC)")
+        raise BadMessage(
+            f"field 'occurredAt' = {shown(text)} is outside the accepted years {first}–{last} (in UTC)", INVALID_TIME
+        )
     return moment
 
 
@@ -261,7 +295,7 @@ def parse_message(raw: bytes | str, settings: LearningSettings) -> AgentCommand:
     except BadMessage:
         raise
     except Exception as error:  # a case the checks above missed: this message is bad, not the batch
-        raise BadMessage(f"could not be read ({type(error).__name__}: {_cut(str(error))})") from error
+        raise BadMessage(f"could not be read ({type(error).__name__}: {_cut(str(error))})", UNREADABLE) from error
 
 
 def _parse_slowly(raw: bytes | str) -> Any:
@@ -270,9 +304,9 @@ def _parse_slowly(raw: bytes | str) -> Any:
     except BadMessage:
         raise
     except RecursionError:
-        raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels") from None
+        raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels", TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise BadMessage(f"not valid JSON: {_cut(str(error))}") from None
+        raise BadMessage(f"not valid JSON: {_cut(str(error))}", INVALID_JSON) from None
 
 
 def _check_depth(value: Any) -> None:
@@ -288,12 +322,12 @@ def _check_depth(value: Any) -> None:
         ]
         if not level:
             return
-    raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels")
+    raise BadMessage(f"nested too deeply; a message nests at most {MAX_DEPTH} levels", TOO_DEEP)
 
 
 def _command(message: Any, settings: LearningSettings) -> AgentCommand:
     if not isinstance(message, dict):
-        raise BadMessage(f"a message must be a JSON object, got {type(message).__name__}")
+        raise BadMessage(f"a message must be a JSON object, got {type(message).__name__}", NOT_AN_OBJECT)
     try:  # the agent a rejection is filed under, when its id is one that could be stored
         agent_id = _text(message, "agentId", required=True)
     except BadMessage:
@@ -301,7 +335,7 @@ def _command(message: Any, settings: LearningSettings) -> AgentCommand:
     try:
         kind = message.get("type")
         if not isinstance(kind, str) or kind not in PARSERS:
-            raise BadMessage(f"unknown message type {shown(kind)}; expected one of: {', '.join(PARSERS)}")
+            raise BadMessage(f"unknown message type {shown(kind)}; expected one of: {', '.join(PARSERS)}", UNKNOWN_TYPE)
         occurred_at = _occurred_at(message, settings)
         common = {
             "event_id": _text(message, "eventId", required=True),

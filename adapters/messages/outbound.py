@@ -120,6 +120,7 @@ def dead_lettered(event: DeadLetter.MessageRejected, position: int) -> OutboundM
         headers={
             "event-id": stable_event_id(event),
             "event-type": "MessageRejected",
+            "rejection-code": event.code,
             "rejection-reason": event.reason,
             "source-position": f"{event.source}:{event.position}",
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.messages.dead_letter_codes import DEAD_LETTER_CODES
 from adapters.messages.outbound import FEEDBACK_DLQ, JSON, LEARNING_UPDATES, MODEL_UPDATES
 from domain.learning_config import PROFILES, RATE_SOURCES
 from domain.model_registry import PROMOTE, ROLLBACK
@@ -241,13 +242,17 @@ def headers_schema(event_type: str) -> dict[str, Any]:
             "properties": {
                 "event-id": STRING,
                 "event-type": {"const": "MessageRejected"},
+                "rejection-code": {
+                    "enum": list(DEAD_LETTER_CODES),
+                    "description": "what kind of problem, for programs",
+                },
                 "rejection-reason": STRING,
                 "source-position": {
                     "type": "string",
                     "description": "SOURCE:POSITION, e.g. agent-feedback:2:1041 or in.jsonl:line 7",
                 },
             },
-            "required": ["event-id", "event-type", "rejection-reason", "source-position"],
+            "required": ["event-id", "event-type", "rejection-code", "rejection-reason", "source-position"],
             "additionalProperties": False,
         }
     return {

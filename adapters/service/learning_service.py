@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import Tracking
 
 from adapters.eventstore.transcoder import OrjsonTranscoder
+from adapters.messages.dead_letter_codes import REFUSED_BY_RULES, UNCLASSIFIED, UNKNOWN_KIND, UNPROCESSABLE
 from adapters.service.clock import utc_now
 from adapters.service.refreshed_archetypes import settings_with_refreshed_priors, stored_priors
 from adapters.service.rules_in_force import RulesInForce
@@ -39,9 +40,11 @@ from domain.commands import (
 )
 from domain.dead_letter import DeadLetter
 from domain.learning_config import LearningConfig, validate_command_config
+from domain.rewards import UnknownFeedback
 from domain.settings import DEFAULT_SETTINGS, LearningSettings
 
 SNAPSHOT_INTERVAL = 200
+
 Authorize = Callable[[AgentCommand, Agent | None], AgentCommand]
 # What a message's own content can raise deep inside a decision or a save (a value no check
 # foresaw): that message is dead-lettered, alone. A store or network failure is none of these
@@ -60,6 +63,7 @@ class Rejection:
     reason: str
     key: bytes | None = None
     agent_id: str | None = None
+    code: str = UNCLASSIFIED  # the stable machine-readable kind of problem (dead_letter_codes.py)
 
 
 @define
@@ -169,7 +173,9 @@ class LearningService(Application):
                 "dead-lettering command %s of agent %r: it could not be processed", item.event_id, item.agent_id
             )
             reason = f"could not be processed ({type(error).__name__}: {str(error)[:200]})"
-            rejection = Rejection("command", item.event_id or "-", b"", reason, agent_id=item.agent_id)
+            rejection = Rejection(
+                "command", item.event_id or "-", b"", reason, agent_id=item.agent_id, code=UNPROCESSABLE
+            )
             return self._process([rejection], trackings)
 
     def _process(
@@ -209,7 +215,10 @@ class LearningService(Application):
             try:
                 result = self._apply(item, agents, registration, loaded)
             except ValueError as error:  # a rule the boundary could not check: reject, go on
-                rejection = Rejection("command", item.event_id or "-", b"", str(error), agent_id=item.agent_id)
+                code = UNKNOWN_KIND if isinstance(error, UnknownFeedback) else REFUSED_BY_RULES
+                rejection = Rejection(
+                    "command", item.event_id or "-", b"", str(error), agent_id=item.agent_id, code=code
+                )
                 outcome.rejected.append(rejection)
                 dead_letters.append(self._dead_letter(rejection, now))
                 continue
@@ -270,6 +279,7 @@ class LearningService(Application):
             raw=base64.b64encode(rejection.raw).decode("ascii"),
             key=rejection.key.decode("utf-8", "replace") if rejection.key is not None else None,
             agent_id=rejection.agent_id,
+            code=rejection.code,
             occurred_at=now,
         )
 

@@ -20,6 +20,7 @@ from adapters.bootstrap import Config, bootstrap
 from adapters.readmodels.mongodb import CHECKPOINTS, GENERATIONS, MongoDBReadModelStore
 from adapters.readmodels.sqlite import SQLiteReadModelStore
 from adapters.service.learning_service import Rejection
+from domain.clustering_insights import ClusteringInsights
 from domain.commands import (
     EndSession,
     FreezeUpdates,
@@ -201,6 +202,26 @@ def test_the_projections_on_mongodb_equal_those_on_sqlite_document_for_document(
             job_id="job-1",
             metrics={"heldoutLossBefore": 2.0, "heldoutLossAfter": 1.5, "steps": 20},
             now=T0 + timedelta(minutes=42),
+        )
+        system.service.save(  # and a monthly clustering's insights
+            ClusteringInsights.record(
+                "2025-03",
+                agents=2,
+                clustered=2,
+                centroids={"default": {"empathy": 0.5}},
+                refreshed=[],
+                priors={},
+                suggestions=[
+                    {
+                        "agentId": "agent-1",
+                        "archetype": "default",
+                        "nearer": "mentor",
+                        "distanceOwn": 0.3,
+                        "distanceNearer": 0.1,
+                    }
+                ],
+                occurred_at=T0 + timedelta(minutes=43),
+            )
         )
         system.projections.catch_up()
         CatchUpRunner(system.service.recorder, system.service.mapper, sqlite, page_size=7).catch_up()
