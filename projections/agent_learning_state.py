@@ -20,7 +20,7 @@ def _epoch(moment) -> float | None:
 
 class AgentLearningState(Projection):
     name = STATE
-    version = 1
+    version = 2  # 2: follows ArchetypeRemapped
     collections = (
         Collection(STATE, indexes=(("pendingFeedbackCount", "lastUpdateTs"), ("belowSinceTs",), ("ownerId",))),
     )

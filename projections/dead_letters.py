@@ -14,7 +14,7 @@ DEAD_LETTERS = "dead_letters"
 
 class DeadLetters(Projection):
     name = DEAD_LETTERS
-    version = 1
+    version = 2  # 2: `code` beside the reason
     collections = (Collection(DEAD_LETTERS, indexes=(("rejectedAt",),)),)
     topics = frozenset({DeadLetter.MessageRejected.TOPIC})
 

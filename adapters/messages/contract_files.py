@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from adapters.messages.outbound_schema import headers_schema, outbound_schemas
+from adapters.messages.read_model_schemas import read_model_schemas
 from adapters.messages.schema import message_schema
 from domain.settings import LearningSettings
 
@@ -48,6 +49,8 @@ def contract_files(settings: LearningSettings) -> dict[str, str]:
         files[f"out/{name}.json"] = _dumped(schema)
         files[f"out/{name}.headers.json"] = _dumped(headers_schema(name))
     files["out/MessageRejected.headers.json"] = _dumped(headers_schema("MessageRejected"))
+    for name, schema in read_model_schemas().items():
+        files[f"read-models/{name}.json"] = _dumped(schema)
     return files
 
 

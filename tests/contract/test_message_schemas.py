@@ -12,7 +12,12 @@ from adapters.messages.contract_files import contract_files
 from adapters.messages.inbound import BadMessage, parse_message
 from domain.settings import DEFAULT_SETTINGS
 from tests.service.test_fuzz import VALID, mutated
-from tests.support.contract_schemas import SCHEMAS, assert_inbound_valid, assert_published_valid
+from tests.support.contract_schemas import (
+    SCHEMAS,
+    assert_inbound_valid,
+    assert_published_valid,
+    assert_read_models_valid,
+)
 
 
 def test_the_committed_schema_files_are_the_ones_the_code_makes():
@@ -52,3 +57,14 @@ def test_every_message_the_demo_sends_and_accepts_validates(home, capsys):
     kinds = {m["headers"]["event-type"] for m in published}
     assert {"AgentLearningUpdated", "AgentUpdatesFrozen", "MessageRejected"} <= kinds
     assert accepted > 100 and assert_published_valid(published) == len(published)
+
+    from adapters.bootstrap import Config, bootstrap
+    from tests.contract.test_read_model_store_mongodb import all_documents
+
+    system = bootstrap(Config(home=home))
+    try:
+        system.projections.catch_up()
+        documents = all_documents(system.read_models)
+    finally:
+        system.close()
+    assert assert_read_models_valid(documents) > 500

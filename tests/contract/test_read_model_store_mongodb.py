@@ -37,6 +37,7 @@ from tests.contract.read_model_store_contract import (
     PROJECTION,
     ReadModelStoreContract,
 )
+from tests.support.contract_schemas import assert_read_models_valid
 
 pytestmark = pytest.mark.mongodb
 
@@ -230,6 +231,7 @@ def test_the_projections_on_mongodb_equal_those_on_sqlite_document_for_document(
         on_mongodb, on_sqlite = all_documents(system.read_models), all_documents(sqlite)
         assert all(on_sqlite.values()), "every projection should have written something"
         assert on_mongodb == on_sqlite
+        assert assert_read_models_valid(on_sqlite) == sum(map(len, on_sqlite.values()))  # docs/schemas/read-models
         assert [(c.projection, c.position, c.state) for c in system.read_models.checkpoints()] == sorted(
             (c.projection, c.position, c.state) for c in sqlite.checkpoints()
         )

@@ -79,18 +79,20 @@ def test_a_new_projection_version_is_built_beside_the_live_one_and_swapped_in(sy
     system.projections.catch_up()
     old = system.read_models.live_checkpoint(STATE)
 
-    class AgentLearningStateV2(AgentLearningState):
-        version = 2
+    class AgentLearningStateNext(AgentLearningState):
+        version = AgentLearningState.version + 1
 
-    runner = CatchUpRunner(system.service.recorder, system.service.mapper, system.read_models, [AgentLearningStateV2()])
+    runner = CatchUpRunner(
+        system.service.recorder, system.service.mapper, system.read_models, [AgentLearningStateNext()]
+    )
     runner.prepare()
     building = [c for c in system.read_models.checkpoints() if c.projection == STATE and c.state != LIVE]
-    assert len(building) == 1 and building[0].version == 2
+    assert len(building) == 1 and building[0].version == AgentLearningStateNext.version
     assert system.read_models.get(STATE, "a-0")["feedbackCount"] == 4  # readers still see the live one
 
     runner.catch_up()
     live = system.read_models.live_checkpoint(STATE)
-    assert (live.version, live.generation) == (2, old.generation + 1)
+    assert (live.version, live.generation) == (AgentLearningStateNext.version, old.generation + 1)
     assert [c for c in system.read_models.checkpoints() if c.projection == STATE] == [live]
     assert system.read_models.get(STATE, "a-0")["feedbackCount"] == 4
 

@@ -26,6 +26,17 @@ def assert_inbound_valid(message: dict) -> None:
     assert not found, f"a message the parser accepts breaks in/{message['type']}.json: {found}\n{message}"
 
 
+def assert_read_models_valid(documents: dict[str, list[dict]]) -> int:
+    """Every document of every collection against docs/schemas/read-models; returns how many."""
+    count = 0
+    for collection, docs in documents.items():
+        for doc in docs:
+            found = problems(f"read-models/{collection}.json", doc)
+            assert not found, f"a {collection} document breaks its schema: {found}\n{doc}"
+            count += 1
+    return count
+
+
 def assert_published_valid(published: list[dict]) -> int:
     """Every message as the file sink wrote it (topic, key, headers, value): body and headers; returns how many."""
     for message in published:
