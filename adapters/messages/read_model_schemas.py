@@ -176,7 +176,7 @@ def read_model_schemas() -> dict[str, dict[str, Any]]:
                 "$schema": SCHEMA,
                 "$id": f"{BASE_ID}{collection.name}.json",
                 "title": collection.name,
-                "description": f"{description} Where the live documents are: docs/contract.md, 'Read models'.",
+                "description": f"{description} Read it by this name (docs/contract.md, 'Read models').",
                 "x-key": KEYS[collection.name],
                 "x-indexes": [list(fields) for fields in collection.indexes],
                 "x-projection-version": projection.version,

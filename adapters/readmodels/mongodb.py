@@ -2,12 +2,19 @@
 
 Layout, in one database:
 
-- ``{collection}__g{generation}``: the documents of one generation of a read
-  model, each ``{"_id": key, **document}``, with the read model's indexes.
+- ``{collection}``: the documents of the live generation, under the read model's own name, so a
+  neighbour reads ``db.agent_learning_state`` and never has to know about generations.
+- ``{collection}__g{generation}``: a generation being built (a rebuild, a new projection version),
+  each ``{"_id": key, **document}``, with the read model's indexes. When it has caught up,
+  ``activate`` renames it onto the name (``renameCollection`` with ``dropTarget``: readers of the
+  name see the old documents, then the new ones, never neither); the generation is then
+  ``stable``. While the rename runs, both generations' checkpoints are marked switching and
+  retiring, so no commit can write to either until the switch is recorded.
 - ``projection_checkpoints``: one document per projection and generation,
   ``{_id: "projection:generation", projection, generation, version, position, state}``.
 - ``read_model_generations``: which collections a generation owns,
-  ``{_id: "projection:generation", projection, generation, collections: [...]}``.
+  ``{_id: "projection:generation", projection, generation, collections: [...], stable}``
+  (``stable``: its collections are at the read model's names).
   A reader finds the generation of a collection here and keeps the one whose
   checkpoint is LIVE.
 
@@ -45,6 +52,9 @@ from projections.read_model_store import (
 
 CHECKPOINTS = "projection_checkpoints"
 GENERATIONS = "read_model_generations"
+# Internal states during a switch; `checkpoints()` reports them as the runner knows them.
+SWITCHING, RETIRING = "switching", "retiring"
+_SHOWN_AS = {SWITCHING: BUILDING, RETIRING: LIVE}
 
 _T = TypeVar("_T")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -122,6 +132,31 @@ class MongoDBReadModelStore(ReadModelStore):
         self._generations.create_index([("collections", ASCENDING)])
         self._generations.create_index([("projection", ASCENDING), ("generation", ASCENDING)])
         self._checkpoints.create_index([("projection", ASCENDING), ("generation", ASCENDING)])
+        self._finish_switches()
+
+    def _finish_switches(self) -> None:
+        """Every live generation at its stable names: finishes a switch a crash interrupted, and moves
+        a store from before stable names onto them (the same switch, onto itself)."""
+        for checkpoint in list(self._checkpoints.find({"state": {"$in": [LIVE, SWITCHING]}})):
+            registered = self._generations.find_one({"_id": checkpoint["_id"]})
+            if registered is None or registered.get("stable"):
+                continue
+            if checkpoint["state"] == LIVE and self._checkpoints.count_documents(
+                {"projection": checkpoint["projection"], "state": SWITCHING}
+            ):
+                continue  # the switching one is finished below, and retires this one
+            self.activate(checkpoint["projection"], checkpoint["generation"])
+
+    def _registered(self, projection: str, generation: int, session: ClientSession | None = None) -> dict:
+        return self._generations.find_one({"_id": _generation_id(projection, generation)}, session=session) or {}
+
+    def _names(self, registered: dict, collection: str, generation: int) -> str:
+        """Where a generation's collection is: the read model's own name once it is stable."""
+        return (
+            _checked(collection, "collection name")
+            if registered.get("stable")
+            else _collection_name(collection, generation)
+        )
 
     def _create_collection(self, name: str) -> None:
         try:
@@ -139,25 +174,28 @@ class MongoDBReadModelStore(ReadModelStore):
                 read_preference=ReadPreference.PRIMARY,
             )
 
-    def _live_generation(self, collection: str) -> int | None:
-        owners = [g["_id"] for g in self._generations.find({"collections": collection}, {"_id": 1})]
+    def _live_generation(self, collection: str) -> tuple[int, str] | None:
+        """The live generation of the collection and where its documents are."""
+        owners = {g["_id"]: g for g in self._generations.find({"collections": collection})}
         if not owners:
             return None
-        live = self._checkpoints.find_one({"_id": {"$in": owners}, "state": LIVE}, {"generation": 1})
-        return live["generation"] if live else None
+        live = self._checkpoints.find_one({"_id": {"$in": list(owners)}, "state": {"$in": [LIVE, RETIRING]}})
+        if live is None:
+            return None
+        return live["generation"], self._names(owners[live["_id"]], collection, live["generation"])
 
     def _read_live(self, collection: str, read: Callable[[MongoCollection], _T], empty: _T) -> _T:
-        # An `activate` between finding the live generation and reading it drops
-        # that generation: the read then comes back empty, so look again.
-        generation = self._live_generation(collection)
-        while generation is not None:
-            result = read(self.database[_collection_name(collection, generation)])
+        # A switch between finding the live generation and reading it may move or drop what was
+        # found: the read then comes back empty, so look again.
+        live = self._live_generation(collection)
+        while live is not None:
+            result = read(self.database[live[1]])
             if result:
                 return result
             now_live = self._live_generation(collection)
-            if now_live == generation:
+            if now_live == live:
                 return result
-            generation = now_live
+            live = now_live
         return empty
 
     # ---------------------------------------------------------------- reading
@@ -187,7 +225,12 @@ class MongoDBReadModelStore(ReadModelStore):
 
     def checkpoints(self) -> list[Checkpoint]:
         docs = self._checkpoints.find({}).sort([("projection", ASCENDING), ("generation", ASCENDING)])
-        return [Checkpoint(d["projection"], d["generation"], d["version"], d["position"], d["state"]) for d in docs]
+        return [
+            Checkpoint(
+                d["projection"], d["generation"], d["version"], d["position"], _SHOWN_AS.get(d["state"], d["state"])
+            )
+            for d in docs
+        ]
 
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
         collections = list(collections)
@@ -225,6 +268,7 @@ class MongoDBReadModelStore(ReadModelStore):
                         "projection": projection,
                         "generation": generation,
                         "collections": collections,
+                        "stable": False,
                     }
                 )
             except DuplicateKeyError:
@@ -232,25 +276,53 @@ class MongoDBReadModelStore(ReadModelStore):
             return generation
 
     def activate(self, projection: str, generation: int) -> None:
+        """Switches the read model to this generation, under its stable names (see the module's notes)."""
         live_id = _generation_id(projection, generation)
+        registered = self._registered(projection, generation)
+
+        def mark(session: ClientSession) -> list[dict]:
+            # Both sides stop taking commits: a commit checks the state with the position.
+            self._checkpoints.update_one({"_id": live_id}, {"$set": {"state": SWITCHING}}, session=session)
+            self._checkpoints.update_many(
+                {"projection": projection, "_id": {"$ne": live_id}, "state": LIVE},
+                {"$set": {"state": RETIRING}},
+                session=session,
+            )
+            return list(self._generations.find({"projection": projection, "_id": {"$ne": live_id}}, session=session))
+
+        others = self._transaction(mark)
+        if not registered.get("stable"):
+            for collection in registered.get("collections", []):
+                source = _collection_name(collection, generation)
+                if source in self.database.list_collection_names(filter={"name": source}):
+                    self._rename(source, _checked(collection, "collection name"))
+                # else: renamed before a crash; the switch is finishing now
 
         def switch(session: ClientSession) -> None:
             self._checkpoints.update_one({"_id": live_id}, {"$set": {"state": LIVE}}, session=session)
+            self._generations.update_one({"_id": live_id}, {"$set": {"stable": True}}, session=session)
             self._checkpoints.delete_many({"projection": projection, "_id": {"$ne": live_id}}, session=session)
 
         self._transaction(switch)
-        # Readers now resolve the new generation. A crash from here on leaves old
-        # collections registered, and the next `activate` drops them.
-        for old in self._generations.find({"projection": projection, "_id": {"$ne": live_id}}):
-            for collection in old["collections"]:
-                self.database.drop_collection(_collection_name(collection, old["generation"]))
+        # Readers now resolve the new generation. A crash from here on leaves old generations
+        # registered, and the next `activate` drops what is left of them.
+        for old in others:
+            if not old.get("stable"):  # a stable one's collections became the new generation's
+                for collection in old["collections"]:
+                    self.database.drop_collection(_collection_name(collection, old["generation"]))
             self._generations.delete_one({"_id": old["_id"]})
+
+    def _rename(self, source: str, target: str) -> None:
+        """One atomic step for readers of `target`: its old documents, then the new ones."""
+        self.client.admin.command(
+            "renameCollection", f"{self.database.name}.{source}", to=f"{self.database.name}.{target}", dropTarget=True
+        )
 
     # ---------------------------------------------------------------- writing
 
     def get_many(self, projection: str, generation: int, collection: str, keys: Iterable[str]) -> dict[str, dict]:
         keys = list(keys)
-        documents = self.database[_collection_name(collection, generation)]
+        documents = self.database[self._names(self._registered(projection, generation), collection, generation)]
         found: dict[str, dict] = {}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             for doc in documents.find({"_id": {"$in": keys[start : start + _KEYS_PER_QUERY]}}):
@@ -260,7 +332,7 @@ class MongoDBReadModelStore(ReadModelStore):
 
     def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
         writes = {
-            _collection_name(collection, generation): [
+            collection: [
                 ReplaceOne({"_id": key}, _stored(key, doc), upsert=True) if doc is not None else DeleteOne({"_id": key})
                 for key, doc in docs.items()
             ]
@@ -269,15 +341,21 @@ class MongoDBReadModelStore(ReadModelStore):
         checkpoint_id = _generation_id(projection, generation)
 
         def write(session: ClientSession) -> None:
+            # Where the documents go is read in the same snapshot as the checkpoint it moves: a
+            # switch recorded meanwhile conflicts with this transaction, and one under way fails it.
             moved = self._checkpoints.update_one(
-                {"_id": checkpoint_id, "position": expected_position},
+                {"_id": checkpoint_id, "position": expected_position, "state": {"$in": [LIVE, BUILDING]}},
                 {"$set": {"position": position}},
                 session=session,
             ).matched_count
             if moved != 1:
-                raise CheckpointMoved(f"{projection} generation {generation} is no longer at {expected_position}")
-            for name, operations in writes.items():
+                raise CheckpointMoved(
+                    f"{projection} generation {generation} is no longer at {expected_position} (or is switching)"
+                )
+            registered = self._registered(projection, generation, session)
+            for collection, operations in writes.items():
                 if operations:
+                    name = self._names(registered, collection, generation)
                     self.database[name].bulk_write(operations, ordered=True, session=session)
 
         self._transaction(write)

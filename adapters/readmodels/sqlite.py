@@ -42,6 +42,13 @@ def _table(collection: str, generation: int) -> str:
     return f"rm_{collection}_g{generation}"
 
 
+def _point_view(cursor: sqlite3.Cursor, collection: str, generation: int) -> None:
+    """`collection` (a view: `key`, and `doc` as JSON) shows that generation's table."""
+    table = _table(collection, generation)  # checks the name first
+    cursor.execute(f"DROP VIEW IF EXISTS {collection}")
+    cursor.execute(f"CREATE VIEW {collection} AS SELECT key, doc FROM {table}")
+
+
 class SQLiteReadModelStore(ReadModelStore):
     def __init__(self, path: str):
         self.path = path
@@ -58,6 +65,14 @@ class SQLiteReadModelStore(ReadModelStore):
                 "CREATE TABLE IF NOT EXISTS generation_collections (projection TEXT, generation INTEGER, "
                 "collection TEXT, PRIMARY KEY (projection, generation, collection))"
             )
+            # Every read model is readable under its own name: a view of its live generation's table
+            # (made here for stores from before the views, and switched inside `activate`).
+            for collection, generation in c.execute(
+                "SELECT g.collection, g.generation FROM generation_collections g JOIN checkpoints k "
+                "ON k.projection = g.projection AND k.generation = g.generation WHERE k.state = ?",
+                (LIVE,),
+            ).fetchall():
+                _point_view(c, collection, generation)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
@@ -143,7 +158,14 @@ class SQLiteReadModelStore(ReadModelStore):
         return Checkpoint(projection, generation, version, 0, BUILDING)
 
     def activate(self, projection: str, generation: int) -> None:
+        """Makes the generation live, and its name's view show it, in one transaction: a reader of the
+        view sees the old generation or the new one, never neither or a mix."""
         with self._write() as c:
+            for (collection,) in c.execute(
+                "SELECT collection FROM generation_collections WHERE projection = ? AND generation = ?",
+                (projection, generation),
+            ).fetchall():
+                _point_view(c, collection, generation)
             others = c.execute(
                 "SELECT generation FROM checkpoints WHERE projection = ? AND generation != ?",
                 (projection, generation),

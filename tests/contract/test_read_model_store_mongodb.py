@@ -31,7 +31,7 @@ from domain.commands import (
 from domain.training_job import TrainingJob
 from jobs.model_registry_service import register_trained_model
 from projections.catch_up_runner import CatchUpRunner, all_projections
-from projections.read_model_store import Collection, ReadModelStore
+from projections.read_model_store import CheckpointMoved, Collection, ReadModelStore
 from tests.contract.read_model_store_contract import (
     COLLECTIONS,
     PROJECTION,
@@ -68,11 +68,17 @@ class TestMongoDBReadModelStore(ReadModelStoreContract):
         return MongoDBReadModelStore(self.url, self.database)
 
     def is_stored(self, collection: str, generation: int) -> bool:
-        return f"{collection}__g{generation}" in self.client[self.database].list_collection_names()
+        """A generation's documents are at `NAME__gN` while it builds, at `NAME` once it is live."""
+        database = self.client[self.database]
+        registered = database[GENERATIONS].find_one({"generation": generation, "collections": collection}) or {}
+        name = collection if registered.get("stable") else f"{collection}__g{generation}"
+        return name in database.list_collection_names()
 
     # What only this backend shows: its layout.
 
-    def test_a_generation_is_a_set_of_suffixed_collections_with_their_indexes(self, store: ReadModelStore) -> None:
+    def test_the_live_generation_is_at_the_read_models_names_and_one_building_is_suffixed(
+        self, store: ReadModelStore
+    ) -> None:
         store.start_generation(PROJECTION, 1, COLLECTIONS)
         store.activate(PROJECTION, 1)
         store.start_generation(PROJECTION, 2, COLLECTIONS)
@@ -81,8 +87,8 @@ class TestMongoDBReadModelStore(ReadModelStoreContract):
         assert set(database.list_collection_names()) == {
             CHECKPOINTS,
             GENERATIONS,
-            "agents__g1",
-            "scores__g1",
+            "agents",
+            "scores",
             "agents__g2",
             "scores__g2",
         }
@@ -107,27 +113,85 @@ class TestMongoDBReadModelStore(ReadModelStoreContract):
 
         assert store.checkpoints()[0].position == 0
 
-    def test_a_crash_after_the_switch_leaves_old_collections_that_the_next_activation_drops(
+    def test_a_crash_before_the_rename_keeps_readers_on_the_old_generation_and_a_restart_finishes_it(
         self, store: MongoDBReadModelStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        old = self.live(store, {"a": {"g": 1}})
+        self.live(store, {"a": {"g": 1}})
         new = store.start_generation(PROJECTION, 2, COLLECTIONS)
         store.commit(PROJECTION, new.generation, {"agents": {"a": {"g": 2}}}, position=1, expected_position=0)
 
-        def crash(name: str) -> None:
+        def crash(*args, **kwargs) -> None:
             raise ConnectionError("the process died here")
 
         with monkeypatch.context() as patched:
-            patched.setattr(store.database, "drop_collection", crash)
+            patched.setattr(store, "_rename", crash)
             with pytest.raises(ConnectionError):
                 store.activate(PROJECTION, new.generation)
-        assert store.get("agents", "a") == {"g": 2}  # readers were switched before the crash
-        assert self.is_stored("agents", old.generation)
+        assert store.get("agents", "a") == {"g": 1}  # readers stay on the old generation
+        assert self.client[self.database]["agents"].find_one({"_id": "a"}) == {"_id": "a", "g": 1}
+        with pytest.raises(CheckpointMoved):  # and no commit goes to either while switching
+            store.commit(PROJECTION, new.generation, {"agents": {"b": {}}}, position=2, expected_position=1)
 
-        store.activate(PROJECTION, new.generation)
+        restarted = self.make_store()  # the next process finishes the switch
+        try:
+            assert restarted.get("agents", "a") == {"g": 2}
+            assert self.client[self.database]["agents"].find_one({"_id": "a"}) == {"_id": "a", "g": 2}
+            assert [c.state for c in restarted.checkpoints()] == ["live"]
+            assert self.client[self.database][GENERATIONS].count_documents({}) == 1
+        finally:
+            restarted.close()
 
-        assert not self.is_stored("agents", old.generation)
-        assert self.client[self.database][GENERATIONS].count_documents({}) == 1
+    def test_a_reader_of_the_name_sees_the_old_or_the_new_documents_throughout_a_switch(
+        self, store: MongoDBReadModelStore
+    ) -> None:
+        import threading
+
+        self.live(store, {f"k{i}": {"g": 1} for i in range(50)})
+        new = store.start_generation(PROJECTION, 2, COLLECTIONS)
+        store.commit(
+            PROJECTION,
+            new.generation,
+            {"agents": {f"k{i}": {"g": 2} for i in range(50)}},
+            position=1,
+            expected_position=0,
+        )
+        seen: list[frozenset] = []
+        done = threading.Event()
+
+        def read() -> None:  # a neighbour: the collection by its name, nothing else
+            with MongoClient(self.url) as client:
+                while not done.is_set():
+                    seen.append(frozenset((d["_id"], d["g"]) for d in client[self.database]["agents"].find()))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            store.activate(PROJECTION, new.generation)
+        finally:
+            done.set()
+            reader.join(10)
+        old = frozenset((f"k{i}", 1) for i in range(50))
+        new_docs = frozenset((f"k{i}", 2) for i in range(50))
+        assert seen and set(seen) <= {old, new_docs}, {len(s) for s in seen}
+        assert self.client[self.database]["agents"].count_documents({"g": 2}) == 50
+
+    def test_a_store_from_before_stable_names_moves_its_live_generations_onto_them(
+        self, store: MongoDBReadModelStore
+    ) -> None:
+        self.live(store, {"a": {"g": 1}})
+        database = self.client[self.database]
+        # The old layout: the live generation suffixed, not stable.
+        database["agents"].rename("agents__g1")
+        database["scores"].rename("scores__g1")
+        database[GENERATIONS].update_many({}, {"$set": {"stable": False}})
+
+        reopened = self.make_store()
+        try:
+            assert database["agents"].find_one({"_id": "a"}) == {"_id": "a", "g": 1}
+            assert "agents__g1" not in database.list_collection_names()
+            assert reopened.get("agents", "a") == {"g": 1}
+        finally:
+            reopened.close()
 
 
 # ------------------------------------------------------------------ end to end
