@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.rules import CAPS, MAX_NAMES, NAME, SCHEMA_VERSION, Cap
+from domain.rules import CAPS, MAX_NAMES, NAME, SCHEMA_VERSION, TOP_LEVEL, Cap
 
 SCHEMA_ID = "https://agent-learning.dev/schemas/rules-v1.json"
 
@@ -131,21 +131,6 @@ def rules_schema() -> dict[str, Any]:
                     )
                 ),
             },
-            required=list(TOP_LEVEL_REQUIRED),
+            required=list(TOP_LEVEL),  # every table of the document is required
         ),
     }
-
-
-TOP_LEVEL_REQUIRED = (
-    "schema",
-    "actions",
-    "rates",
-    "triggers",
-    "freeze",
-    "cold_start",
-    "decay",
-    "exploration",
-    "feedback",
-    "traits",
-    "archetypes",
-)
