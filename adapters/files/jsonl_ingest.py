@@ -29,7 +29,7 @@ class IngestReport:
 
 def _batches(lines: Iterable[bytes], source: str, service: LearningService, first_line: int) -> Iterator[list]:
     batch: list = []
-    settings = service.refresh_rules()
+    settings = service.settings
     for number, raw in enumerate(lines, start=first_line):
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
@@ -61,7 +61,7 @@ def ingest_lines(
     dead_letters: IO[str] | None = None
     try:
         for batch in _batches(lines, source, service, first_line):
-            outcome = service.process(batch)
+            outcome = service.process(batch, refresh_rules=False)  # read when the batch was parsed
             report.outcome.add(outcome)
             report.lines += len(batch)
             if outcome.rejected and dead_letter_file is not None:

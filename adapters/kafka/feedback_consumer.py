@@ -227,7 +227,9 @@ class FeedbackConsumer:
         items = {id(m): self._parse(m) for m in messages}
         while messages:
             try:
-                outcome = self.service.process([items[id(m)] for m in messages], trackings=batch_trackings(messages))
+                outcome = self.service.process(
+                    [items[id(m)] for m in messages], trackings=batch_trackings(messages), refresh_rules=False
+                )
             except IntegrityError:
                 remaining = self._drop_already_recorded(messages)
                 if len(remaining) == len(messages):

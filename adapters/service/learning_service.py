@@ -144,6 +144,7 @@ class LearningService(Application):
         items: Sequence[AgentCommand | Rejection],
         trackings: Sequence[Tracking] = (),
         authorize: Authorize | None = None,
+        refresh_rules: bool = True,
     ) -> BatchOutcome:
         """Applies a batch of commands (and records its rejections) in one transaction.
 
@@ -155,15 +156,20 @@ class LearningService(Application):
         `authorize(command, agent)` (the HTTP API's ownership rules) is asked about each command
         with the agent as stored now (None for a new one), inside the write, and asked again
         when a conflicting save makes the batch run again: it returns the command to apply or
-        raises to refuse it (nothing of the batch is then saved)."""
-        self.refresh_rules()
+        raises to refuse it (nothing of the batch is then saved).
+
+        The rules in force are read first, unless the caller read them to parse this very batch
+        (`refresh_rules=False`: the consumer and ingest), so a batch is decided under the version
+        it was parsed with, at one read per batch."""
+        if refresh_rules:
+            self.refresh_rules()
         try:
             return self._process(items, trackings, authorize)
         except MESSAGE_ERRORS as error:
             if len(items) > 1:
                 outcome = BatchOutcome()
                 for item in items:
-                    outcome.add(self.process([item], authorize=authorize))
+                    outcome.add(self.process([item], authorize=authorize, refresh_rules=False))
                 outcome.add(self._process([], trackings))
                 return outcome
             (item,) = items

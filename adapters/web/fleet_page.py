@@ -6,7 +6,6 @@ when the page is served by `serve`; `web` alone knows only the read models' own 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +36,6 @@ api = APIRouter(prefix="/api")
 
 def _day(iso: str | None) -> str:
     return (iso or "")[:10]
-
-
-def _reason_kind(reason: str) -> str:
-    """A dead letter's reason, grouped: its first clause, quoted values left out."""
-    head = re.split(r"[:;(]", re.sub(r"'[^']*'", "…", reason), maxsplit=1)[0].strip()
-    return head[:40] or "other"
 
 
 def _lags(request: Request, system) -> list[dict[str, Any]]:
@@ -105,9 +98,9 @@ def fleet_context(request: Request, system) -> dict[str, Any]:
         "sentiment": histogram_svg([a["sentiment"] for a in agents], -1, 1, "sentiment", "sentiment across agents"),
         "traits": trait_strips_svg(agents, list(settings.traits)),
         "dead_letters": stacked_days_svg(
-            [(_day(d["rejectedAt"]), _reason_kind(d["reason"]), 1) for d in letters],
+            [(_day(d["rejectedAt"]), d["code"], 1) for d in letters],
             "dead-letters",
-            "dead letters per day by reason",
+            "dead letters per day by code",
         )
         if letters
         else empty_state("dead-letters", "No dead letters: every message so far was accepted."),
