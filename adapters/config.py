@@ -25,6 +25,7 @@ so tests build one directly and `bootstrap` wires the same graph from it.
 | AGENT_LEARNING_BASE_MODEL, AGENT_LEARNING_TRAIN_MAX_STEPS | BatchOverrides | the base model and steps per fine-tune |
 | AGENT_LEARNING_TRAINER, AGENT_LEARNING_TRAINER_COMMAND | TrainerSettings | lora or command, and the command |
 | AGENT_LEARNING_JOB_ID, AGENT_LEARNING_TRAIN_SEED | TrainerSettings | what the `command` trainer hands its command |
+| AGENT_LEARNING_TRAIN_LEARNING_RATE, AGENT_LEARNING_TRAIN_LORA_RANK, AGENT_LEARNING_TRAIN_INIT_ADAPTER | TrainerSettings | the job's hyperparameters and warm start, as the `command` trainer hands them on |
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from attrs import field, frozen
 
 from adapters.kafka.topics import DEFAULT_GROUP_ID as DEFAULT_GROUP
 from adapters.kafka.topics import DEFAULT_POLL_SECONDS, KafkaTopics
+from domain.training_hyperparameters import DEFAULT_LEARNING_RATE, DEFAULT_LORA_RANK
 
 DEFAULT_HOME = "./.agent-learning"
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -84,6 +86,11 @@ class TrainerSettings:
     inherited: Mapping[str, str] = field(factory=dict, repr=False)  # never printed: it holds secrets too
     job_id: str | None = None
     seed: int = 0
+    # What a job asks of a trainer run as a command (`python -m jobs.trainers.lora`), set by the
+    # `command` trainer: the SFT learning rate, the LoRA rank and a warm start's parent adapter.
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    lora_rank: int = DEFAULT_LORA_RANK
+    init_adapter: Path | None = None
 
 
 @frozen
@@ -121,6 +128,9 @@ class Config:
                 inherited=dict(env),
                 job_id=read.text("AGENT_LEARNING_JOB_ID") or None,
                 seed=read.integer("AGENT_LEARNING_TRAIN_SEED") or 0,
+                learning_rate=read.number("AGENT_LEARNING_TRAIN_LEARNING_RATE", "0.0002") or DEFAULT_LEARNING_RATE,
+                lora_rank=read.integer("AGENT_LEARNING_TRAIN_LORA_RANK", "8") or DEFAULT_LORA_RANK,
+                init_adapter=Path(init) if (init := read.text("AGENT_LEARNING_TRAIN_INIT_ADAPTER")) else None,
             ),
         )
 
@@ -151,6 +161,18 @@ class _Reader:
             raise ConfigurationError(f"{name}={text!r} is not a number of seconds; e.g. {name}={example}") from None
         if value < 0:
             raise ConfigurationError(f"{name}={text!r} must not be negative")
+        return value
+
+    def number(self, name: str, example: str) -> float | None:
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{name}={text!r} is not a number; e.g. {name}={example}") from None
+        if not value > 0 or value == float("inf"):
+            raise ConfigurationError(f"{name}={text!r} must be a positive number")
         return value
 
     def integer(self, name: str, example: str = "3") -> int | None:

@@ -107,7 +107,10 @@ class ModelRegistry(TextIdAggregate):
         occurred_at: datetime
 
     class VersionRegistered(TextIdAggregate.Event):
+        """v2 added the lineage's `parent_model_id` (a warm start's adapter) and the job's `hyperparameters`."""
+
         TOPIC = "agent_learning:ModelRegistry.VersionRegistered"
+        class_version = 2
         model_id: str
         version: int
         dataset_id: str
@@ -116,6 +119,12 @@ class ModelRegistry(TextIdAggregate):
         metrics: dict
         adapter_dir: str
         occurred_at: datetime
+        parent_model_id: str | None
+        hyperparameters: dict
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state.update(parent_model_id=None, hyperparameters={})
 
     class AliasMoved(TextIdAggregate.Event):
         """Carries the target's lineage too, so `ModelUpdated` is made from this one event."""
@@ -168,6 +177,8 @@ class ModelRegistry(TextIdAggregate):
         metrics: Mapping,
         adapter_dir: str,
         occurred_at: datetime,
+        parent_model_id: str | None = None,
+        hyperparameters: Mapping | None = None,
     ) -> str:
         """Records a trained model as the next version; a job registered before gets its model back, unchanged."""
         if job_id in self.models_by_job:
@@ -183,6 +194,8 @@ class ModelRegistry(TextIdAggregate):
             metrics=dict(metrics),
             adapter_dir=adapter_dir,
             occurred_at=occurred_at,
+            parent_model_id=parent_model_id,
+            hyperparameters=dict(hyperparameters or {}),
         )
         return model_id
 
@@ -252,8 +265,12 @@ class ModelRegistry(TextIdAggregate):
         metrics: dict,
         adapter_dir: str,
         occurred_at: datetime,
+        parent_model_id: str | None,
+        hyperparameters: dict,
     ) -> None:
         self.versions[model_id] = {
+            "parent_model_id": parent_model_id,
+            "hyperparameters": dict(hyperparameters),
             "version": version,
             "dataset_id": dataset_id,
             "base_model": base_model,

@@ -14,6 +14,7 @@ from attrs import field, frozen
 
 from adapters.config import BatchOverrides
 from domain.eligibility import DEFAULT_RULES, EligibilityRules
+from domain.training_hyperparameters import Hyperparameters
 from domain.training_job import RetryPolicy
 from jobs.trainers.port import DEFAULT_BASE_MODEL
 
@@ -35,6 +36,11 @@ class BatchSettings:
     rules: EligibilityRules = DEFAULT_RULES
     base_model: str = DEFAULT_BASE_MODEL
     max_steps: int = MAX_STEPS
+
+    @property
+    def default_hyperparameters(self) -> Hyperparameters:
+        """What a job that asks for nothing is trained with (today's: 20 steps, 2e-4, rank 8)."""
+        return Hyperparameters(steps=self.max_steps)
 
     @classmethod
     def from_config(cls, home: Path, given: BatchOverrides) -> BatchSettings:

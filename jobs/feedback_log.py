@@ -26,6 +26,7 @@ TOPICS = (
     TrainingJob.Queued.TOPIC,
     TrainingJob.Succeeded.TOPIC,
     TrainingJob.Failed.TOPIC,
+    TrainingJob.Cancelled.TOPIC,
 )
 
 Progress = Callable[[str], None]
@@ -88,6 +89,8 @@ def _take(view: LogView, event: object, position: int, now: datetime) -> None:
     elif isinstance(event, TrainingJob.Failed):
         if event.final:
             view.open_jobs.pop(event.originator_id, None)
+    elif isinstance(event, TrainingJob.Cancelled):
+        view.open_jobs.pop(event.originator_id, None)
     elif isinstance(event, TrainingJob.Succeeded):
         view.open_jobs.pop(event.originator_id, None)
         scope = view.job_scopes.get(event.originator_id)

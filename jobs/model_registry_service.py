@@ -82,6 +82,8 @@ def register_trained_model(
     job_id: str,
     metrics: dict,
     now: datetime,
+    parent_model_id: str | None = None,
+    hyperparameters: Mapping | None = None,
 ) -> str:
     """Records a trained adapter as the scope's next model version; returns its model id.
 
@@ -102,6 +104,8 @@ def register_trained_model(
             metrics=metrics,
             adapter_dir=str(adapter_dir),
             occurred_at=now,
+            parent_model_id=parent_model_id,
+            hyperparameters=hyperparameters,
         )
         if champion is None:
             registry.promote(

@@ -1,4 +1,5 @@
-"""`model_versions`: one document per trained model version, with its lineage and the aliases pointing at it."""
+"""`model_versions`: one document per trained model version, with its lineage (v2: `parentModelId`, the
+adapter a warm start began from, and the job's `hyperparameters`) and the aliases pointing at it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ MODEL_VERSIONS = "model_versions"
 
 class ModelVersions(Projection):
     name = MODEL_VERSIONS
-    version = 1
+    version = 2
     collections = (Collection(MODEL_VERSIONS, indexes=(("agentId", "version"), ("archetype", "version"))),)
     topics = frozenset({ModelRegistry.VersionRegistered.TOPIC, ModelRegistry.AliasMoved.TOPIC})
 
@@ -35,6 +36,8 @@ class ModelVersions(Projection):
                     "adapterDir": event.adapter_dir,
                     "aliases": [],
                     "createdAt": to_iso(event.occurred_at),
+                    "parentModelId": event.parent_model_id,
+                    "hyperparameters": event.hyperparameters,
                 },
             )
         elif isinstance(event, ModelRegistry.AliasMoved):

@@ -1,9 +1,12 @@
 """`training_jobs`: one document per training job, keyed by `jobId`, with the roadmap's fields.
 
-`jobId`, `agentId?`, `archetype?`, `datasetId`, `status` (pending|running|completed|failed),
-`createdAt`, `startedAt?`, `finishedAt?`, `retries`, `modelOutputId?`; plus `attempts`,
-`error`, `nextAttemptAt`, `deadline` and `metrics` for operators. Optional fields are left
-out while they have no value. A retried job is `pending` again until its next attempt.
+`jobId`, `agentId?`, `archetype?`, `datasetId`, `status` (pending|running|completed|failed|
+cancelled), `createdAt`, `startedAt?`, `finishedAt?`, `retries`, `modelOutputId?`; beside them
+`attempts`, `error`, `nextAttemptAt`, `deadline` and `metrics` for operators, and (v2) the
+queue's `priority`, `period` (an ISO week, or `on-demand`), `reason`, `requestedBy`, `forced`,
+`hyperparameters`, `parentModelId` (a warm start), `cancelRequested` / `cancelledBy` /
+`cancelReason`, and `progress` (the latest report: stage, step, losses). Optional fields are
+left out while they have no value. A retried job is `pending` again until its next attempt.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.timestamps import to_iso
-from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING, TrainingJob, job_id_of
+from domain.training_job import CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, TrainingJob, job_id_of
 from projections.projection import Projection, View
 from projections.read_model_store import Collection
 
@@ -20,8 +23,8 @@ TRAINING_JOBS = "training_jobs"
 
 class TrainingJobs(Projection):
     name = TRAINING_JOBS
-    version = 1
-    collections = (Collection(TRAINING_JOBS, indexes=(("agentId",), ("status",), ("createdAt",))),)
+    version = 2
+    collections = (Collection(TRAINING_JOBS, indexes=(("agentId",), ("archetype",), ("status",), ("createdAt",))),)
     topics = frozenset(
         {
             TrainingJob.Queued.TOPIC,
@@ -29,6 +32,9 @@ class TrainingJobs(Projection):
             TrainingJob.Succeeded.TOPIC,
             TrainingJob.Failed.TOPIC,
             TrainingJob.Retried.TOPIC,
+            TrainingJob.Progressed.TOPIC,
+            TrainingJob.CancelRequested.TOPIC,
+            TrainingJob.Cancelled.TOPIC,
         }
     )
 
@@ -42,7 +48,14 @@ class TrainingJobs(Projection):
                 "retries": 0,
                 "attempts": 0,
                 "nextAttemptAt": to_iso(event.occurred_at),
+                "priority": event.priority,
+                "period": event.period,
+                "forced": event.forced,
+                "hyperparameters": event.hyperparameters,
             }
+            for key, value in (("reason", event.reason), ("requestedBy", event.requested_by)):
+                if value is not None:
+                    doc[key] = value
             if event.agent_id is not None:
                 doc["agentId"] = event.agent_id
             if event.archetype is not None:
@@ -61,8 +74,10 @@ class TrainingJobs(Projection):
                 attempts=event.attempt,
                 deadline=to_iso(event.deadline),
             )
-            for stale in ("finishedAt", "nextAttemptAt"):
+            for stale in ("finishedAt", "nextAttemptAt", "progress", "parentModelId"):
                 doc.pop(stale, None)
+            if event.parent_model_id is not None:
+                doc["parentModelId"] = event.parent_model_id
         elif isinstance(event, TrainingJob.Succeeded):
             doc.update(
                 status=COMPLETED,
@@ -76,4 +91,27 @@ class TrainingJobs(Projection):
         elif isinstance(event, TrainingJob.Retried):
             doc.update(status=PENDING, retries=event.retries, nextAttemptAt=to_iso(event.next_attempt_at))
             doc.pop("finishedAt", None)
+        elif isinstance(event, TrainingJob.Progressed):
+            report = {
+                "stage": event.stage,
+                "step": event.step,
+                "maxSteps": event.max_steps,
+                "at": to_iso(event.occurred_at),
+            }
+            if event.train_loss is not None:
+                report["trainLoss"] = event.train_loss
+            if event.heldout_loss is not None:
+                report["heldoutLoss"] = event.heldout_loss
+            doc["progress"] = report
+        elif isinstance(event, TrainingJob.CancelRequested):
+            doc.update(cancelRequested=True, cancelledBy=event.by, cancelReason=event.reason)
+        elif isinstance(event, TrainingJob.Cancelled):
+            doc.update(
+                status=CANCELLED,
+                finishedAt=to_iso(event.occurred_at),
+                cancelRequested=True,
+                cancelledBy=event.by,
+                cancelReason=event.reason,
+            )
+            doc.pop("nextAttemptAt", None)
         view.put(TRAINING_JOBS, job_id, doc)

@@ -12,7 +12,7 @@ from typing import Any
 from adapters.messages.dead_letter_codes import DEAD_LETTER_CODES
 from adapters.messages.outbound_schema import METRICS, SCHEMA, TIME, UNIT, _named
 from domain.recalculation import ARCHETYPE, BLENDED, DATA
-from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING
+from domain.training_job import STATUSES
 from domain.triggers import TRIGGERS
 from projections.catch_up_runner import all_projections
 
@@ -124,6 +124,8 @@ FIELDS: dict[str, tuple[dict[str, Any], list[str], str]] = {
             "adapterDir": S,
             "aliases": {"type": "array", "items": S},
             "createdAt": TIME,
+            "parentModelId": NS,
+            "hyperparameters": OBJ,
         },
         ["modelId", "version", "datasetId", "baseModel", "aliases", "createdAt"],
         "One document per trained model version, with its lineage and the aliases pointing at it.",
@@ -134,7 +136,7 @@ FIELDS: dict[str, tuple[dict[str, Any], list[str], str]] = {
             "agentId": S,
             "archetype": S,
             "datasetId": S,
-            "status": {"enum": [PENDING, RUNNING, COMPLETED, FAILED]},
+            "status": {"enum": list(STATUSES)},
             "createdAt": TIME,
             "retries": I,
             "attempts": I,
@@ -145,6 +147,17 @@ FIELDS: dict[str, tuple[dict[str, Any], list[str], str]] = {
             "modelOutputId": S,
             "metrics": OBJ,
             "error": S,
+            "priority": {"type": "integer"},
+            "period": S,
+            "reason": S,
+            "requestedBy": S,
+            "forced": {"type": "boolean"},
+            "hyperparameters": OBJ,
+            "parentModelId": S,
+            "cancelRequested": {"type": "boolean"},
+            "cancelledBy": S,
+            "cancelReason": S,
+            "progress": OBJ,
         },
         ["jobId", "datasetId", "status", "createdAt", "retries", "attempts"],
         "Training jobs (the roadmap's training_jobs fields, camelCase).",

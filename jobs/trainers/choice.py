@@ -20,6 +20,27 @@ def lora_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in LORA_MODULES)
 
 
+def trainer_problem(settings: TrainerSettings) -> str | None:
+    """Why no trainer would run with these settings (None: one would), without loading torch."""
+    choice = settings.choice
+    if choice not in ("", "lora", "command"):
+        return f"AGENT_LEARNING_TRAINER={choice!r} is not a trainer; use 'lora' or 'command'"
+    if choice in ("", "command") and settings.command.strip():
+        return None
+    if choice in ("", "lora") and lora_available():
+        return None
+    if choice == "command":
+        return "AGENT_LEARNING_TRAINER=command needs AGENT_LEARNING_TRAINER_COMMAND, a shell command with {dataset} and {output}"
+    if choice == "lora":
+        return (
+            "AGENT_LEARNING_TRAINER=lora needs the [train] extra and the model's weights (bash infra/install-train.sh)"
+        )
+    return (
+        "no trainer is configured: set AGENT_LEARNING_TRAINER=command with AGENT_LEARNING_TRAINER_COMMAND, "
+        "or install the [train] extra for the lora trainer (bash infra/install-train.sh)"
+    )
+
+
 def chosen_trainer(settings: TrainerSettings) -> Trainer:
     choice = settings.choice
     if not choice:

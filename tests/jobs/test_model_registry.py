@@ -176,6 +176,8 @@ def test_versions_and_lineage_reach_the_model_versions_read_model(system):
         "adapterDir": "/models/j-1",
         "aliases": [CHAMPION],
         "createdAt": "2026-11-24T03:00:00Z",
+        "parentModelId": None,  # trained from the base model
+        "hyperparameters": {},  # registered without a job's hyperparameters
     }
     assert docs[1]["aliases"] == [] and docs[1]["createdAt"] == "2026-12-01T03:00:00Z"
     assert list_models(system, Scope(agent_id="someone-else")) == []

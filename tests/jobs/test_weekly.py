@@ -57,7 +57,20 @@ def test_an_eligible_agent_gets_a_job_a_model_and_the_champion_alias(system, hom
     assert report.summary["queued"] == [JOB]
     assert report.summary["succeeded"] == [f"{JOB} → agent:a-1/v1"]
     doc = job_doc(system)
-    assert set(doc) - {"attempts", "deadline", "metrics", "error", "nextAttemptAt"} == ROADMAP_FIELDS - {"archetype"}
+    beside = {
+        "attempts",
+        "deadline",
+        "metrics",
+        "error",
+        "nextAttemptAt",
+        "priority",
+        "period",
+        "forced",
+        "hyperparameters",
+    }
+    assert set(doc) - beside == ROADMAP_FIELDS - {"archetype"}
+    assert doc["hyperparameters"] == {"steps": 20, "learningRate": 2e-4, "loraRank": 8}, "today's defaults, recorded"
+    assert (doc["priority"], doc["period"], doc["forced"]) == (0, "2026-W48", False)
     assert doc["status"] == "completed" and doc["retries"] == 0 and doc["modelOutputId"] == "agent:a-1/v1"
     assert doc["createdAt"] == doc["startedAt"] == doc["finishedAt"] == iso(NOW)
     assert doc["metrics"]["rows"]["sft.jsonl"] == 100
