@@ -12,6 +12,7 @@ so tests build one directly and `bootstrap` wires the same graph from it.
 | AGENT_LEARNING_KAFKA | Config.kafka | bootstrap servers; unset means no Kafka |
 | AGENT_LEARNING_HTTP | Config.http | address of the HTTP API (127.0.0.1:8080) |
 | AGENT_LEARNING_SERVE_RELAY | Config.serve_relay | no: `serve` leaves publishing to `relay run` (yes) |
+| AGENT_LEARNING_SERVE_TRAINING | Config.serve_training | yes: `serve` also trains queued jobs, as `jobs work` does (no) |
 | AGENT_LEARNING_BEHIND_TLS | Config.behind_tls | yes: clients reach the HTTP API over HTTPS (a TLS proxy in front), so the session cookie is Secure (no) |
 | AGENT_LEARNING_ACCEPTED_YEARS | Config.accepted_years | the UTC years an `occurredAt` may fall in, FIRST-LAST (2000-2100) |
 | AGENT_LEARNING_KAFKA_GROUP | KafkaSettings.group | consumer group id (agent-learning) |
@@ -101,6 +102,7 @@ class Config:
     kafka: str | None = None
     http: str = DEFAULT_HTTP
     serve_relay: bool = True
+    serve_training: bool = False
     kafka_settings: KafkaSettings = field(factory=KafkaSettings)
     batch: BatchOverrides = field(factory=BatchOverrides)
     trainer: TrainerSettings = field(factory=TrainerSettings)
@@ -118,6 +120,7 @@ class Config:
             kafka=read.text("AGENT_LEARNING_KAFKA") or None,
             http=read.text("AGENT_LEARNING_HTTP") or DEFAULT_HTTP,
             serve_relay=read.flag("AGENT_LEARNING_SERVE_RELAY"),
+            serve_training=read.flag("AGENT_LEARNING_SERVE_TRAINING", default=False),
             accepted_years=read.year_range("AGENT_LEARNING_ACCEPTED_YEARS"),
             behind_tls=read.flag("AGENT_LEARNING_BEHIND_TLS", default=False),
             kafka_settings=_kafka_settings(read),

@@ -22,6 +22,7 @@ from attrs import frozen
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.service.unit_of_work import Loaded, load_fresh
+from domain.model_choice import ServedModel, served_model
 from domain.model_registry import (
     CHAMPION,
     RECORDED,
@@ -33,6 +34,7 @@ from domain.model_registry import (
     registry_id,
     scope_of_model,
 )
+from projections.agent_learning_state import STATE
 from projections.model_versions import MODEL_VERSIONS
 from projections.read_model_store import Condition
 
@@ -188,3 +190,24 @@ def list_models(system, scope: Scope | None = None) -> list[dict]:
 def _require_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise ModelRegistryError("every alias move records why: give a non-empty --reason")
+
+
+def served_models(system, agent_ids: list[str] | None = None) -> dict[str, ServedModel]:
+    """Which model each agent (all, or `agent_ids`) is served and why, from the read models
+    (`domain/model_choice.py`: its own champion, else its archetype's, else the base model)."""
+    system.projections.catch_up()
+    champions: dict[tuple[str, str], str] = {}
+    for doc in system.read_models.find(MODEL_VERSIONS, []):
+        if CHAMPION in doc.get("aliases", []):
+            kind, name = ("agent", doc["agentId"]) if doc.get("agentId") else ("archetype", doc.get("archetype"))
+            champions[(kind, name)] = doc["modelId"]
+    wanted = set(agent_ids) if agent_ids is not None else None
+    served = {}
+    for state in system.read_models.find(STATE, []):
+        agent_id, archetype = state["agentId"], state.get("archetype")
+        if wanted is not None and agent_id not in wanted:
+            continue
+        own = {CHAMPION: champions[("agent", agent_id)]} if ("agent", agent_id) in champions else {}
+        shared = {CHAMPION: champions[("archetype", archetype)]} if ("archetype", archetype) in champions else {}
+        served[agent_id] = served_model(agent_id, archetype, own, shared)
+    return served

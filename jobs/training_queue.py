@@ -34,6 +34,7 @@ from domain.training_hyperparameters import hyperparameters
 from domain.training_job import (
     ON_DEMAND,
     OPEN_STATUSES,
+    JobNotCancellable,
     TrainingJob,
     check_priority,
     training_job_aggregate_id,
@@ -256,6 +257,8 @@ def cancel_job(system: System, job_id: str, *, requester: Requester, reason: str
         status = system.service.work.change(aggregate_id, cancel)
     except AggregateNotFoundError:
         raise UnknownJob(f"no training job {job_id!r}; see `agent-learning jobs list`") from None
+    except JobNotCancellable as error:
+        raise TrainingQueueError(str(error)) from None
     system.projections.catch_up()
     return status
 

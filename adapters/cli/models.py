@@ -9,7 +9,9 @@ from adapters.bootstrap import System
 from adapters.cli.common import EXIT_FAILED, EXIT_OK, actor, err
 from adapters.service.clock import utc_now
 from domain.model_registry import ModelRegistryError, Scope, describe
-from jobs.model_registry_service import list_models, promote_model, rollback_alias
+from jobs.model_registry_service import list_models, promote_model, rollback_alias, served_models
+
+SHOWN_SERVED = 20
 
 
 def _scope(args: argparse.Namespace) -> Scope | None:
@@ -28,14 +30,23 @@ def cmd_models_list(system: System, args: argparse.Namespace) -> int:
         docs = list_models(system, _scope(args))
     except ModelRegistryError as error:
         return _failed(error)
+    served = served_models(system, [args.agent] if args.agent else None)
+    if args.agent and args.agent in served:  # the archetype's champion it is served is part of its listing
+        model_id = served[args.agent].model_id
+        if model_id is not None and all(d["modelId"] != model_id for d in docs):
+            docs += [d for d in list_models(system) if d["modelId"] == model_id]
+    for doc in docs:
+        doc["servedTo"] = sorted(a for a, m in served.items() if m.model_id == doc["modelId"])
     if args.json:
         print(json.dumps(docs, indent=2))
         return EXIT_OK
     if not docs:
         print(
-            "no trained models yet: they are registered when a weekly training job succeeds "
-            "(agent-learning jobs run weekly)"
+            "no trained models yet: they are registered when a training job succeeds "
+            "(agent-learning jobs run weekly, or jobs create then jobs work)"
         )
+        if args.agent:
+            _print_served(served)
         return EXIT_OK
     print(f"{'model':<36} {'aliases':<18} {'dataset':<20} {'loss before→after':<20} created")
     for doc in docs:
@@ -48,7 +59,20 @@ def cmd_models_list(system: System, args: argparse.Namespace) -> int:
             f"{doc['modelId']:<36} {','.join(doc['aliases']) or '-':<18} {doc['datasetId']:<20} {loss:<20} "
             f"{doc['createdAt']}"
         )
+    if args.archetype is None:
+        _print_served(served)
     return EXIT_OK
+
+
+def _print_served(served: dict) -> None:
+    """Which model each agent is served, and why (its own champion, its archetype's, or the base model)."""
+    if not served:
+        return
+    print("served:")
+    for agent_id, model in sorted(served.items())[:SHOWN_SERVED]:
+        print(f"  {agent_id}: {model.model_id or 'the base model'} ({model.why})")
+    if len(served) > SHOWN_SERVED:
+        print(f"  … and {len(served) - SHOWN_SERVED:,} more (--json lists servedTo on each model)")
 
 
 def cmd_models_promote(system: System, args: argparse.Namespace) -> int:

@@ -12,11 +12,12 @@ from adapters.service.agent_history import history_entries
 from adapters.service.learning_config_view import learning_config_view
 from adapters.web.api_tokens import Principal
 from adapters.web.authorization import administrator, owned_by, principal, visible_agent
-from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, visible_rows
+from adapters.web.batch_state import MODEL_VERSIONS, TRAINING_JOBS, owned_agents, visible_rows
 from adapters.web.problems import problems
 from adapters.web.system_pool import SystemPool
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import InvalidLearningConfig, LearningConfig, validate_command_config
+from jobs.model_registry_service import served_models
 
 router = APIRouter(prefix="/api")
 
@@ -162,7 +163,7 @@ def training_jobs(
 
 @router.get(
     "/models",
-    summary="model versions in the registry, newest first, with their aliases "
+    summary="model versions in the registry, newest first, with their aliases and the agents served each "
     "(owners: their agents' models only; archetype-wide models: administrators only)",
     responses=problems(401, 404, 422),
 )
@@ -172,4 +173,23 @@ def models(
     limit: Limit = 100,  # noqa: N803 - wire name
     who: Principal = Depends(principal),
 ) -> list[dict]:
-    return _batch_rows(request, who, MODEL_VERSIONS, agentId, limit)
+    """Each row's `servedTo` lists the caller's agents that are served that model (`domain/model_choice.py`);
+    an archetype's model served to one of the caller's agents is listed for its owner too."""
+    with _pool(request).system() as system:
+        if agentId is not None:
+            visible_agent(system, who, agentId)  # catches the read models up itself
+        else:
+            system.projections.catch_up()
+        mine = {agentId} if agentId is not None else (None if who.admin else owned_agents(system.read_models, who))
+        served = served_models(system, sorted(mine) if mine is not None else None)
+        served_to: dict[str, list[str]] = {}
+        for agent, model in sorted(served.items()):
+            if model.model_id is not None:
+                served_to.setdefault(model.model_id, []).append(agent)
+        rows = []
+        for row in system.read_models.find(MODEL_VERSIONS, []):
+            row["servedTo"] = served_to.get(row["modelId"], [])
+            if mine is None or row.get("agentId") in mine or row["servedTo"]:
+                rows.append(row)
+    rows.sort(key=lambda row: (row.get("createdAt") or "", row["modelId"]), reverse=True)
+    return rows[:limit]

@@ -18,7 +18,7 @@ from prometheus_client import Counter
 
 from adapters.bootstrap import Config, System, bootstrap
 from adapters.observability.metrics import ServiceMetrics
-from adapters.web import agents_api, api_docs, feedback_api, fleet_page, owner_pages, rules_api
+from adapters.web import agents_api, api_docs, feedback_api, fleet_page, owner_pages, rules_api, training_jobs_api
 from adapters.web.api_docs import with_message_schema
 from adapters.web.api_tokens import TokenStore
 from adapters.web.body_limit import DEFAULT_LIMIT, BodySizeLimit
@@ -82,6 +82,7 @@ def create_app(
     app.state.behind_tls = config.behind_tls  # the session cookie is Secure whatever scheme reaches us
     app.include_router(agents_api.router)
     app.include_router(rules_api.router)
+    app.include_router(training_jobs_api.router)
     app.include_router(feedback_api.router)
     app.include_router(owner_pages.router)
     app.include_router(fleet_page.router)

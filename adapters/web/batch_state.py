@@ -15,7 +15,7 @@ TRAINING_JOBS = "training_jobs"
 MODEL_VERSIONS = "model_versions"
 
 
-def _owned_agents(read_models: ReadModelStore, who: Principal) -> set[str]:
+def owned_agents(read_models: ReadModelStore, who: Principal) -> set[str]:
     return {doc["agentId"] for doc in read_models.find(STATE, [Condition("ownerId", "eq", who.owner_id)])}
 
 
@@ -27,7 +27,7 @@ def visible_rows(
     where = [Condition("agentId", "eq", agent_id)] if agent_id is not None else []
     rows = read_models.find(collection, where)
     if not who.admin:
-        mine = {agent_id} if agent_id is not None else _owned_agents(read_models, who)
+        mine = {agent_id} if agent_id is not None else owned_agents(read_models, who)
         rows = [row for row in rows if row.get("agentId") in mine]
     rows.sort(key=lambda row: (row.get("createdAt") or "", row.get("jobId") or row.get("modelId") or ""), reverse=True)
     return rows[:limit] if limit is not None else rows

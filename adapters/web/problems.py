@@ -34,11 +34,12 @@ WHY = {
 }
 
 
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status with its meaning and its body."""
+def problems(*codes: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with its meaning (`why` overrides the usual one) and its body."""
     documented: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        documented[code] = {"description": WHY[code], "model": ValidationProblem if code == 422 else Problem}
+        meaning = (why or {}).get(code) or WHY[code]
+        documented[code] = {"description": meaning, "model": ValidationProblem if code == 422 else Problem}
         if code == 401:
             documented[code]["headers"] = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
     return documented

@@ -15,11 +15,13 @@ import threading
 from functools import partial
 
 from adapters.bootstrap import Config, bootstrap
+from adapters.config import ConfigurationError
 from adapters.observability.logs import fields
 from adapters.observability.metrics import ServiceMetrics
 from adapters.worker.runner import run_workers
 from adapters.worker.served_api import ServedApi
-from adapters.worker.workers import ConsumerWorker, ProjectionsWorker, RelayWorker, TickWorker, Worker
+from adapters.worker.workers import ConsumerWorker, ProjectionsWorker, RelayWorker, TickWorker, TrainingWorker, Worker
+from jobs.trainers.choice import trainer_problem
 
 log = logging.getLogger("agent_learning.serve")
 
@@ -34,6 +36,11 @@ def build_workers(
     if relay:
         workers.append(RelayWorker(bootstrap(config), metrics))
     workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
+    if config.serve_training:
+        problem = trainer_problem(config.trainer)
+        if problem is not None:
+            raise ConfigurationError(f"AGENT_LEARNING_SERVE_TRAINING=yes, but {problem}")
+        workers.append(TrainingWorker(bootstrap(config)))
     return workers
 
 

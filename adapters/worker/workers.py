@@ -19,6 +19,7 @@ from adapters.observability.logs import fields
 from adapters.observability.metrics import ServiceMetrics
 from adapters.service.clock import utc_now
 from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING
+from jobs.training_worker import needs_work, run_worker
 from projections.agent_learning_state import STATE
 from projections.agent_queries import agents_due_for_tick
 from projections.read_model_store import Condition
@@ -235,3 +236,23 @@ class ConsumerWorker(Worker):
     def close(self) -> None:
         self.consumer.close()
         self.system.close()
+
+
+class TrainingWorker(Worker):
+    """With `AGENT_LEARNING_SERVE_TRAINING=yes`: trains queued jobs inside `serve`, one per step, when
+    one is due (or a lost one needs recovering); each step is a `jobs work --max-jobs 1` run."""
+
+    name = "training"
+    idle_seconds = 5.0
+
+    def __init__(self, system: System, clock: Callable[[], datetime] = utc_now):
+        super().__init__()
+        self.system = system
+        self.clock = clock
+
+    def step(self) -> bool:
+        if not needs_work(self.system, self.clock()):
+            return False
+        summary = run_worker(self.system, max_jobs=1, progress=lambda line: log.info(line))
+        log.info("training", extra=fields(attempted=summary["attempted"], succeeded=len(summary["succeeded"])))
+        return summary["attempted"] > 0

@@ -10,8 +10,12 @@ with `adapterDir`, `baseModel` and the held-out losses before and after, in the 
     agent-learning jobs run weekly
 
 The loss is the held-out completions' cross-entropy in nats per character: before, under a
-uniform distribution over the characters seen; after, under add-one-smoothed character counts
-of the training completions. Every fifth row (by position) is held out.
+uniform distribution over the characters seen (or, for a warm start, under the parent adapter's
+counts); after, under add-one-smoothed character counts of the training completions (added to the
+parent's). Every fifth row (by position) is held out. The training rows are taken in
+`AGENT_LEARNING_TRAIN_MAX_STEPS` steps (default 1), each reported to `progress.jsonl` with the
+training loss so far, as the `command` trainer's protocol allows; a warm start reads its parent
+from `AGENT_LEARNING_TRAIN_INIT_ADAPTER`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ def cross_entropy(text: str, probability) -> float:
     return -sum(math.log(probability(c)) for c in text) / max(1, len(text))
 
 
+def smoothed(counts: Counter, alphabet: set):
+    total = sum(counts.values()) + len(alphabet)
+    return lambda c: (counts[c] + 1) / total
+
+
+def parent_counts(init: str | None) -> Counter:
+    if not init:
+        return Counter()
+    saved = json.loads((Path(init) / "unigram.json").read_text())
+    return Counter(saved["counts"])
+
+
 def main(dataset: str, output: str) -> int:
     data = rows(Path(dataset))
     train = [completion_text(r) for i, r in enumerate(data) if i % 5 != 4]
@@ -49,14 +65,28 @@ def main(dataset: str, output: str) -> int:
     if not train:
         print(f"no SFT rows in {dataset}/sft.jsonl: nothing to train on", file=sys.stderr)
         return 1
-    counts = Counter("".join(train))
-    alphabet = set(counts) | set("".join(held_out))
-    total = sum(counts.values()) + len(alphabet)
-    text = "".join(held_out)
-    before = cross_entropy(text, lambda c: 1 / len(alphabet))
-    after = cross_entropy(text, lambda c: (counts[c] + 1) / total)
-
     out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    parent = parent_counts(os.environ.get("AGENT_LEARNING_TRAIN_INIT_ADAPTER"))
+    steps = max(1, int(os.environ.get("AGENT_LEARNING_TRAIN_MAX_STEPS", "1")))
+    text = "".join(held_out)
+    alphabet = set(parent) | set("".join(train)) | set(text)
+    before = cross_entropy(text, smoothed(parent, alphabet) if parent else (lambda c: 1 / len(alphabet)))
+    counts = Counter(parent)
+    per_step = math.ceil(len(train) / steps)
+    done = 0
+    with (out / "progress.jsonl").open("a", encoding="utf-8") as progress:
+        for step in range(1, steps + 1):
+            chunk = train[(step - 1) * per_step : step * per_step]
+            counts.update("".join(chunk))
+            done += len(chunk)
+            seen = "".join(train[:done]) or text
+            loss = cross_entropy(seen, smoothed(counts, alphabet))
+            progress.write(json.dumps({"stage": "sft", "step": step, "max_steps": steps, "train_loss": loss}) + "\n")
+            progress.flush()
+        after = cross_entropy(text, smoothed(counts, alphabet))
+        progress.write(json.dumps({"stage": "sft", "step": steps, "max_steps": steps, "heldout_loss": after}) + "\n")
+
     adapter = out / "adapter"
     adapter.mkdir(parents=True, exist_ok=True)
     (adapter / "unigram.json").write_text(json.dumps({"counts": dict(counts), "alphabet": sorted(alphabet)}))
@@ -66,7 +96,8 @@ def main(dataset: str, output: str) -> int:
         "metrics": {
             "heldoutLossBefore": round(before, 6),
             "heldoutLossAfter": round(after, 6),
-            "steps": 1,
+            "steps": steps,
+            "warmStart": bool(parent),
             "trainRows": len(train),
             "heldoutRows": len(held_out),
         },
