@@ -65,6 +65,9 @@ def main() -> int:
             "steps": int(os.environ.get("AGENT_LEARNING_TRAIN_MAX_STEPS", "1")),
             "rows": rows,
             "datasetId": manifest["datasetId"],
+            "initAdapter": os.environ.get("AGENT_LEARNING_TRAIN_INIT_ADAPTER"),
+            "learningRate": float(os.environ.get("AGENT_LEARNING_TRAIN_LEARNING_RATE", "0")),
+            "loraRank": int(os.environ.get("AGENT_LEARNING_TRAIN_LORA_RANK", "0")),
         },
     }
     (Path(args.output) / "result.json").write_text(json.dumps(result))
