@@ -25,9 +25,9 @@ from jobs.model_registry_service import list_models, register_trained_model, ser
 from jobs.trainers.command import CommandTrainer
 from jobs.training_queue import (
     JobConflict,
-    NoTrainer,
     NotAllowed,
     NotEligible,
+    NoTrainer,
     Requester,
     TrainingQueueError,
     cancel_job,
@@ -36,8 +36,16 @@ from jobs.training_queue import (
     job_events,
 )
 from jobs.training_worker import needs_work, run_worker
-from tests.jobs.batch_fixtures import NOW, MovableClock, good_interactions, ingest, iso, settings, tiny_trainer
-from tests.jobs.batch_fixtures import trainer_command
+from tests.jobs.batch_fixtures import (
+    NOW,
+    MovableClock,
+    good_interactions,
+    ingest,
+    iso,
+    settings,
+    tiny_trainer,
+    trainer_command,
+)
 
 UNIGRAM = Path(__file__).parents[2] / "docs" / "examples" / "unigram_trainer.py"
 ADMIN = Requester("admin", True, lambda owner: True)
