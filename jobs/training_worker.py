@@ -66,6 +66,9 @@ def run_worker(
         sleep=sleep,
     )
     runner.trainer()  # says what to configure before the worker takes a lease or a job
+    if follow is None and not needs_work(system, clock()):
+        progress("nothing to do: no due pending job, no lost one")
+        return summary  # no lease taken, nothing recorded (the CronJob runs this every 10 minutes)
     lease.acquire()
     progress(f"worker {lease.run_id} started")
     try:

@@ -19,7 +19,7 @@ def cronjobs() -> dict[str, dict]:
 
 def test_each_batch_job_has_a_cronjob_that_never_overlaps_and_gives_up_in_time():
     jobs = cronjobs()
-    assert set(jobs) == {"daily", "weekly", "monthly"}
+    assert set(jobs) == {"daily", "weekly", "monthly", "work"}
     for name, cron in jobs.items():
         spec = cron["spec"]
         job = spec["jobTemplate"]["spec"]
@@ -31,12 +31,17 @@ def test_each_batch_job_has_a_cronjob_that_never_overlaps_and_gives_up_in_time()
         assert job["backoffLimit"] >= 0 and job["activeDeadlineSeconds"] > 0
         [container] = pod["containers"]
         assert container["resources"]["requests"] and container["resources"]["limits"]
+        if name == "work":  # the training queue's worker
+            assert container["args"] == ["jobs", "work"]
+            assert build_parser().parse_args(container["args"]).jobs_command == "work"
+            continue
         assert container["args"] == ["jobs", "run", name]
         args = build_parser().parse_args(container["args"])
         assert args.job == name
 
 
-def test_the_weekly_pod_outlives_one_training_attempt():
-    weekly = cronjobs()["weekly"]["spec"]["jobTemplate"]["spec"]
-    env = {e["name"]: e.get("value") for e in weekly["template"]["spec"]["containers"][0]["env"]}
-    assert weekly["activeDeadlineSeconds"] > int(env["AGENT_LEARNING_JOBS_DEADLINE_SECONDS"])
+def test_the_weekly_and_queue_pods_outlive_one_training_attempt():
+    for name in ("weekly", "work"):
+        spec = cronjobs()[name]["spec"]["jobTemplate"]["spec"]
+        env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
+        assert spec["activeDeadlineSeconds"] > int(env["AGENT_LEARNING_JOBS_DEADLINE_SECONDS"])

@@ -18,6 +18,7 @@ from adapters.bootstrap import bootstrap
 from adapters.config import Config, TrainerSettings
 from adapters.service.learning_service import UnknownAgent
 from adapters.service.unit_of_work import load_fresh
+from domain.batch_run import BatchRun
 from domain.training_examples import Scope
 from domain.training_job import TrainingJob, training_job_aggregate_id
 from jobs.lease import Lease
@@ -220,6 +221,8 @@ def test_a_cancelled_pending_job_is_never_trained(queue_system, home):
     assert not needs_work(queue_system, NOW)
     summary = work(queue_system, home, tiny_trainer())
     assert summary["attempted"] == 0 and summary["succeeded"] == []
+    leases = queue_system.service.recorder.select_notifications(start=1, limit=100, topics=[BatchRun.Started.TOPIC])
+    assert leases == [], "an idle worker takes no lease and records nothing"
     doc = job_document(queue_system, job.job_id, ADMIN)
     assert (doc["status"], doc["cancelledBy"], doc["cancelReason"]) == ("cancelled", "owner:o-1", "changed my mind")
     assert cancel_job(queue_system, job.job_id, requester=ADMIN, reason="again", now=NOW) == "cancelled"
