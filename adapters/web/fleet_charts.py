@@ -24,7 +24,13 @@ from domain.timestamps import parse_iso
 
 WIDTH = 750
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 26, 30
-STATUS_COLOURS = {"pending": "#edae49", "running": "#1b6ca8", "completed": "#2e933c", "failed": "#d1495b"}
+STATUS_COLOURS = {
+    "pending": "#edae49",
+    "running": "#1b6ca8",
+    "completed": "#2e933c",
+    "failed": "#d1495b",
+    "cancelled": "#8d8d8d",
+}
 
 
 def histogram_svg(values: Sequence[float], low: float, high: float, chart: str, title: str, bins: int = 20) -> str:

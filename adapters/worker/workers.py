@@ -18,7 +18,7 @@ from adapters.bootstrap import System
 from adapters.observability.logs import fields
 from adapters.observability.metrics import ServiceMetrics
 from adapters.service.clock import utc_now
-from domain.training_job import COMPLETED, FAILED, PENDING, RUNNING
+from domain.training_job import STATUSES
 from jobs.training_worker import needs_work, run_worker
 from projections.agent_learning_state import STATE
 from projections.agent_queries import agents_due_for_tick
@@ -202,7 +202,7 @@ class TickWorker(Worker):
         read_models = self.system.read_models
         self.metrics.frozen_agents.set(len(read_models.find(STATE, [Condition("frozen", "eq", True)])))
         statuses = Counter(job.get("status") for job in read_models.find(TRAINING_JOBS))
-        for status in (PENDING, RUNNING, COMPLETED, FAILED):
+        for status in STATUSES:
             self.metrics.training_jobs.labels(status).set(statuses.get(status, 0))
 
     def close(self) -> None:
