@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import attrs
 from attrs import define
@@ -45,6 +45,8 @@ CONSUMER_ONLY = (
     "enable.auto.commit",
 )
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SUPPORTED = "'sqlite', a 'mongodb://host:port/database' URL or a 'postgresql://user@host:port/database' URL"
 
 
 def _mongodb_database(url: str) -> str:
@@ -67,10 +69,40 @@ def event_store_env(config: Config) -> dict[str, str]:
             "MONGODB_URL": config.event_store,
             "MONGODB_DATABASE": _mongodb_database(config.event_store),
         }
-    raise ConfigurationError(
-        f"AGENT_LEARNING_EVENT_STORE={config.event_store!r} is not supported; use 'sqlite' or a "
-        "'mongodb://host:port/database' URL"
-    )
+    if config.event_store.startswith(POSTGRES_SCHEMES):
+        return {"PERSISTENCE_MODULE": "adapters.eventstore.postgresql", **postgres_settings(config.event_store)}
+    raise ConfigurationError(f"AGENT_LEARNING_EVENT_STORE={config.event_store!r} is not supported; use {SUPPORTED}")
+
+
+def postgres_settings(url: str) -> dict[str, str]:
+    """The library's POSTGRES_* settings from a `postgresql://user[:password]@host[:port]/database` URL."""
+    parsed = urlparse(url)
+    database = parsed.path.strip("/")
+    if not parsed.hostname or not parsed.username or not database:
+        raise ConfigurationError(
+            f"{_hidden(url)!r} is not a PostgreSQL URL with a user, a host and a database; "
+            "e.g. postgresql://agent_learning@db.example:5432/agent_learning"
+        )
+    return {
+        "POSTGRES_HOST": parsed.hostname,
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": unquote(parsed.username),
+        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+        "POSTGRES_DBNAME": database,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # Enough idle time in a transaction for a batch of 500 messages on a loaded machine.
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "ORIGINATOR_ID_TYPE": "text",  # aggregate ids are text here (`agent:a-1`), not UUIDs
+    }
+
+
+def _hidden(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
 
 
 def read_model_store(config: Config) -> ReadModelStore:
@@ -81,10 +113,11 @@ def read_model_store(config: Config) -> ReadModelStore:
         from adapters.readmodels.mongodb import MongoDBReadModelStore  # only when configured
 
         return MongoDBReadModelStore(config.read_models, _mongodb_database(config.read_models))
-    raise ConfigurationError(
-        f"AGENT_LEARNING_READ_MODELS={config.read_models!r} is not supported; use 'sqlite' or a "
-        "'mongodb://host:port/database' URL"
-    )
+    if config.read_models.startswith(POSTGRES_SCHEMES):
+        from adapters.readmodels.postgresql import PostgresReadModelStore  # only when configured
+
+        return PostgresReadModelStore(config.read_models)
+    raise ConfigurationError(f"AGENT_LEARNING_READ_MODELS={config.read_models!r} is not supported; use {SUPPORTED}")
 
 
 def _client_extras(config: Config) -> dict[str, Any]:

@@ -7,8 +7,8 @@ so tests build one directly and `bootstrap` wires the same graph from it.
 | variable | section | meaning (default) |
 |---|---|---|
 | AGENT_LEARNING_HOME | Config.home | the embedded store's folder (./.agent-learning) |
-| AGENT_LEARNING_EVENT_STORE | Config.event_store | sqlite, or mongodb://host:port/database (sqlite) |
-| AGENT_LEARNING_READ_MODELS | Config.read_models | sqlite, or mongodb://host:port/database (sqlite) |
+| AGENT_LEARNING_EVENT_STORE | Config.event_store | sqlite, mongodb://host:port/database or postgresql://user@host:port/database (sqlite) |
+| AGENT_LEARNING_READ_MODELS | Config.read_models | sqlite, mongodb://host:port/database or postgresql://user@host:port/database (sqlite) |
 | AGENT_LEARNING_KAFKA | Config.kafka | bootstrap servers; unset means no Kafka |
 | AGENT_LEARNING_HTTP | Config.http | address of the HTTP API (127.0.0.1:8080) |
 | AGENT_LEARNING_SERVE_RELAY | Config.serve_relay | no: `serve` leaves publishing to `relay run` (yes) |

@@ -1,5 +1,6 @@
-"""Real MongoDB-protocol (SecantusDB), Kafka-protocol (Tansu) and S3 (LocalBucket)
-servers, started from PyPI packages on free loopback ports for tests and local runs.
+"""Real MongoDB-protocol (SecantusDB), Kafka-protocol (Tansu), S3 (LocalBucket) and PostgreSQL
+servers, started on free loopback ports for tests and local runs: the first three from PyPI
+packages, PostgreSQL from Debian's `postgresql` package (a throwaway cluster per session).
 
 No pytest here: ``tests/support/servers_plugin.py`` wraps these in fixtures. Findings and
 quirks of the servers are in ``docs/test-servers.md``.
@@ -93,7 +94,14 @@ def _console_script(name: str, install: str) -> str:
 class ServerProcess:
     """One server child process whose stdout and stderr go to a log file."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ):
         self.name = name
         self.argv = argv
         self.log_path = log_path
@@ -105,6 +113,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,  # Ctrl-C in the test run must not reach it first
+                preexec_fn=preexec_fn,  # e.g. PostgreSQL's drop from root to its own user
             )
         atexit.register(self.kill)
 
@@ -379,3 +388,145 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes:
             raise ConnectionError("connection closed mid-reply")
         data += chunk
     return data
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+POSTGRES_USER = "agent_learning"  # the cluster's superuser, trusted on loopback (a test server only)
+POSTGRES_OS_USER = "postgres"  # PostgreSQL refuses to run as root: a root test run drops to this user
+
+
+def postgres_binaries() -> Path:
+    """The folder of Debian's `postgresql` server binaries (initdb, postgres), newest version first;
+    `$AGENT_LEARNING_PG_BIN` overrides."""
+    override = os.environ.get("AGENT_LEARNING_PG_BIN")
+    if override:
+        folder = Path(override)
+        if not (folder / "initdb").is_file():
+            raise ServerStartError(f"AGENT_LEARNING_PG_BIN={override!r} has no initdb")
+        return folder
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]), reverse=True)
+    if found:
+        return found[0].parent
+    which = shutil.which("initdb")
+    if which:
+        return Path(which).parent
+    raise ServerStartError(
+        "PostgreSQL's server binaries (initdb, postgres) were not found under /usr/lib/postgresql/*/bin or "
+        "on PATH; install Debian's package: apt-get install -y postgresql (.ci/run does it)"
+    )
+
+
+def _as_server_user() -> tuple[Callable[[], None] | None, int | None, int | None]:
+    """(preexec function, uid, gid) that run a child as the `postgres` OS user when we are root."""
+    if os.geteuid() != 0:
+        return None, None, None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(POSTGRES_OS_USER)
+    except KeyError:
+        raise ServerStartError(
+            f"running as root and there is no {POSTGRES_OS_USER!r} user to run PostgreSQL as; "
+            "Debian's postgresql package creates it (apt-get install -y postgresql)"
+        ) from None
+    uid, gid = entry.pw_uid, entry.pw_gid
+
+    def drop() -> None:
+        os.setgid(gid)
+        os.setuid(uid)
+
+    return drop, uid, gid
+
+
+class PostgresServer(SupervisedServer):
+    """A throwaway PostgreSQL cluster: `initdb` in a folder, then `postgres` itself as the child (not
+    `pg_ctl`, which would detach it), so a test can `kill -9` it and start it again on the same folder."""
+
+    name = "PostgreSQL"
+    stop_grace = 10.0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{POSTGRES_USER}@{LOOPBACK}:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    @classmethod
+    def start(
+        cls, directory: str | os.PathLike[str] | None = None, port: int | None = None, timeout: float = 60.0
+    ) -> PostgresServer:
+        """A cluster in ``directory`` (made with initdb when new; a temp dir, removed on stop, if None) on
+        ``port`` (a free one if None); returns once it accepts a connection."""
+        binaries = postgres_binaries()
+        drop, uid, gid = _as_server_user()
+        if directory is None:
+            folder, owns_dir = Path(tempfile.mkdtemp(prefix="postgresql-")), True
+        else:
+            folder, owns_dir = Path(directory), False
+            folder.mkdir(parents=True, exist_ok=True)
+        if uid is not None:
+            os.chmod(folder, 0o755)
+            for parent in folder.parents:  # the server user must be able to reach its folder
+                if parent.stat().st_mode & 0o001 == 0:
+                    os.chmod(parent, parent.stat().st_mode | 0o001)
+            os.chown(folder, uid, gid)
+        data = folder / "data"
+        if not (data / "PG_VERSION").exists():
+            done = subprocess.run(
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    POSTGRES_USER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                preexec_fn=drop,
+            )
+            if done.returncode != 0:
+                raise ServerStartError(f"initdb failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
+        port = port or free_port()
+        argv = [
+            str(binaries / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(folder),  # the Unix socket goes beside the data, not in /var/run
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            "-c",
+            "max_connections=200",
+        ]
+        process = ServerProcess(cls.name, argv, folder / f"postgres-{port}.log", preexec_fn=drop)
+        process.wait_until_ready(lambda: postgres_is_ready(port), f"accept connections on {LOOPBACK}:{port}", timeout)
+        return cls(process, port, folder, owns_dir)
+
+    def restart(self, timeout: float = 60.0) -> PostgresServer:
+        """The same cluster started again on the same port (after `kill`: a crash recovery)."""
+        return PostgresServer.start(self.directory, self.port, timeout)
+
+
+def postgres_is_ready(port: int) -> bool:
+    if not _tcp_accepts(port):
+        return False
+    import psycopg
+
+    try:
+        with psycopg.connect(f"postgresql://{POSTGRES_USER}@{LOOPBACK}:{port}/postgres", connect_timeout=2) as c:
+            c.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True

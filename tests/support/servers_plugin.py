@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from infra.local_servers import KafkaBroker, MongoServer, ServerStartError
+from infra.local_servers import KafkaBroker, MongoServer, PostgresServer, ServerStartError
 
 Server = TypeVar("Server")
 
@@ -73,3 +73,18 @@ def kafka_topic_factory(kafka_bootstrap: str) -> TopicFactory:
         return name
 
     return create
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster (Debian's server binaries, `initdb` in a temporary folder, run as
+    the `postgres` user when the tests run as root) for the whole session."""
+    server = _started("PostgreSQL test server", lambda: PostgresServer.start(tmp_path_factory.mktemp("postgresql")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new empty database of the session's PostgreSQL cluster, one per test."""
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")

@@ -1,0 +1,28 @@
+"""The event store on PostgreSQL: the library's `eventsourcing.postgres` module (psycopg 3 and its
+connection pool; gap-free, commit-ordered notification ids under its table-lock protocol), whose
+process recorder also accepts several tracking records per transaction (`trackings=`), one per Kafka
+partition in a consumed batch, as on SQLite and MongoDB.
+
+Selected by `AGENT_LEARNING_EVENT_STORE=postgresql://user[:password]@host[:port]/database`
+(`adapters/bootstrap.py` turns the URL into the library's `POSTGRES_*` settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing import postgres
+from eventsourcing.persistence import StoredEvent, Tracking
+
+
+class PostgresMultiTrackingProcessRecorder(postgres.PostgresProcessRecorder):
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        trackings: Sequence[Tracking] = kwargs.get("trackings") or ()
+        for tracking in trackings:
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+# Only one factory class may be visible in a persistence module: the base is reached through `postgres.`.
+class Factory(postgres.PostgresFactory):
+    process_recorder_class = PostgresMultiTrackingProcessRecorder

@@ -1,0 +1,125 @@
+"""The whole service on PostgreSQL (events and read models): the same CLI, crash safety and concurrency
+as on the embedded store, and the database server itself killed with `kill -9` and restarted."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+
+from adapters.bootstrap import Config, bootstrap
+from adapters.cli.main import main
+from infra.local_servers import PostgresServer
+from tests.service.test_crash_safety import make_stream, run_and_kill
+from tests.service.test_learning_service import thumbs
+from tests.support.exactly_once import (
+    assert_read_models_equal_a_rebuild,
+    assert_recorded_exactly_once,
+    logged_events,
+)
+
+pytestmark = pytest.mark.postgresql
+
+
+@pytest.fixture
+def postgres_config(tmp_path, postgres_url: str) -> Config:
+    return Config(home=tmp_path / "home", event_store=postgres_url, read_models=postgres_url)
+
+
+@pytest.fixture
+def postgres_env(postgres_config: Config, monkeypatch) -> Config:
+    monkeypatch.setenv("AGENT_LEARNING_EVENT_STORE", postgres_config.event_store)
+    monkeypatch.setenv("AGENT_LEARNING_READ_MODELS", postgres_config.read_models)
+    return postgres_config
+
+
+def env_for(config: Config) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AGENT_LEARNING_EVENT_STORE": config.event_store,
+        "AGENT_LEARNING_READ_MODELS": config.read_models,
+    }
+
+
+def test_demo_audit_and_a_rebuild_run_unchanged_on_postgresql(postgres_env, capsys):
+    home = str(postgres_env.home)
+    assert main(["--home", home, "demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "FROZEN" in out and "Dead letters: 3" in out
+    assert main(["--home", home, "audit", "--all"]) == 0
+    assert main(["--home", home, "projections", "rebuild"]) == 0  # every read model, blue/green
+    assert main(["--home", home, "agent", "show", "aria", "--json"]) == 0
+    assert '"agentId": "aria"' in capsys.readouterr().out
+    assert not (postgres_env.home / "events.db").exists()  # nothing went to the embedded store
+    assert not (postgres_env.home / "read_models.db").exists()
+    system = bootstrap(postgres_env)
+    try:
+        assert_read_models_equal_a_rebuild(system)
+    finally:
+        system.close()
+
+
+def test_two_writers_on_one_agent_never_lose_an_event_on_postgresql(postgres_config):
+    first, second = bootstrap(postgres_config), bootstrap(postgres_config)
+    try:
+        first.service.process(thumbs(1, start=0))
+        second.service.process(thumbs(1, start=1))
+        first.service.process(thumbs(2, start=2))
+        second.service.process(thumbs(1, start=4))  # stale cache: conflict, reload, record on top
+        agent = bootstrap(postgres_config).service.get_agent("a-1")
+        assert agent.feedback_count == 5 and agent.policy_version == 1
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.slow
+def test_ingest_killed_at_random_on_postgresql_loses_and_duplicates_nothing(tmp_path, postgres_config):
+    stream = tmp_path / "stream.jsonl"
+    ids = make_stream(stream, n=8_000, agents=100)
+    command = [sys.executable, "-m", "adapters.cli.main", "--home", str(postgres_config.home), "ingest", str(stream)]
+    kills = run_and_kill(command, rounds=4, rng=random.Random(7), env=env_for(postgres_config))
+    assert kills >= 2, "ingest finished before it could be killed; make the stream longer"
+
+    system = bootstrap(postgres_config)
+    try:
+        assert_recorded_exactly_once(logged_events(system), ids)
+        assert_read_models_equal_a_rebuild(system)
+    finally:
+        system.close()
+
+
+@pytest.mark.slow
+def test_the_database_server_killed_and_restarted_mid_ingest_loses_and_duplicates_nothing(tmp_path):
+    server = PostgresServer.start(tmp_path / "cluster")
+    try:
+        url = server.create_database("agent_learning")
+        config = Config(home=tmp_path / "home", event_store=url, read_models=url)
+        stream = tmp_path / "stream.jsonl"
+        ids = make_stream(stream, n=8_000, agents=100)
+        command = [sys.executable, "-m", "adapters.cli.main", "--home", str(config.home), "ingest", str(stream)]
+        rng = random.Random(13)
+        killed = 0
+        for _ in range(2):
+            ingest = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env_for(config))
+            time.sleep(rng.uniform(1.0, 2.5))
+            if ingest.poll() is None:
+                server.kill()  # the database dies under a running ingest
+                killed += 1
+            ingest.wait(timeout=120)  # it fails with the connection, or finished first
+            server = server.restart()
+        assert killed >= 1, "ingest finished before the server could be killed; make the stream longer"
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env_for(config))  # and to the end
+
+        system = bootstrap(config)
+        try:
+            assert_recorded_exactly_once(logged_events(system), ids)
+            assert_read_models_equal_a_rebuild(system)
+        finally:
+            system.close()
+    finally:
+        server.stop()
