@@ -94,6 +94,8 @@ def postgres_settings(url: str) -> dict[str, str]:
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
+        # A pooled connection is checked before use, so a database restart costs one failed step, not many.
+        "POSTGRES_PRE_PING": "y",
         "ORIGINATOR_ID_TYPE": "text",  # aggregate ids are text here (`agent:a-1`), not UUIDs
     }
 

@@ -199,7 +199,7 @@ class Counter(Aggregate):
 def _system(home: str, store: str | None = None):
     from adapters.bootstrap import Config, bootstrap
 
-    if store:  # events and read models on MongoDB
+    if store:  # events and read models on MongoDB or PostgreSQL
         return bootstrap(Config(home=Path(home), event_store=store, read_models=store))
     return bootstrap(Config(home=Path(home)))
 
@@ -389,6 +389,9 @@ def run(args: argparse.Namespace) -> dict:
         if args.mongodb_events:
             results["mongodb"] = measure_on_mongodb(Path(tmp), args.mongodb_events, args.agents)
             _progress("MongoDB run done")
+        if args.postgresql_events:
+            results["postgresql"] = measure_on_postgresql(Path(tmp), args.postgresql_events, args.agents, args.repeat)
+            _progress("PostgreSQL runs done")
     results["summary"] = summarise(results)
     return results
 
@@ -410,6 +413,37 @@ def measure_on_mongodb(tmp: Path, events: int, agents: int) -> dict:
         server.stop()
     sqlite = _child("ingest", file=str(file), home=str(tmp / "mongodb-sqlite"))
     return {"mongodb": mongodb, "sqlite": sqlite}
+
+
+def measure_on_postgresql(tmp: Path, events: int, agents: int, repeat: int) -> dict:
+    """(a) on PostgreSQL (events and read models, Debian's server on this machine, a throwaway cluster)
+    beside (a) on SQLite, same input, alternating `repeat` rounds; the ratio is between medians."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from infra.local_servers import PostgresServer
+
+    file = tmp / "feedback-postgresql.jsonl"
+    write_lines(file, events, agents)
+    server = PostgresServer.start(tmp / "postgresql")
+    postgresql, sqlite = [], []
+    try:
+        for round_ in range(repeat):
+            store = server.create_database(f"bench_{round_}")
+            postgresql.append(_child("ingest", file=str(file), home=str(tmp / f"pg-{round_}"), store=store))
+            sqlite.append(_child("ingest", file=str(file), home=str(tmp / f"pg-sqlite-{round_}")))
+            _progress(
+                f"round {round_ + 1}: PostgreSQL {postgresql[-1]['seconds']:.1f}s, SQLite {sqlite[-1]['seconds']:.1f}s"
+            )
+    finally:
+        server.stop()
+    pg_s = statistics.median(r["seconds"] for r in postgresql)
+    sqlite_s = statistics.median(r["seconds"] for r in sqlite)
+    return {
+        "postgresql": postgresql,
+        "sqlite": sqlite,
+        "postgresql_events_per_s": events / pg_s,
+        "sqlite_events_per_s": events / sqlite_s,
+        "ratio": sqlite_s / pg_s,
+    }
 
 
 def summarise(results: dict) -> dict:
@@ -477,6 +511,16 @@ def table(results: dict) -> str:
                 f"{rebuild['stored_events']:,} events, {s['rebuild_events_per_s']:,.0f} events/s",
             )
         )
+    if "postgresql" in results:
+        pg = results["postgresql"]
+        rows.append(
+            (
+                "(a) on PostgreSQL",
+                f"{pg['postgresql_events_per_s']:,.0f} events/s",
+                f"beside SQLite {pg['sqlite_events_per_s']:,.0f}/s on the same {pg['postgresql'][0]['lines']:,} "
+                f"lines: {pg['ratio']:.2f}× SQLite (medians of {len(pg['postgresql'])})",
+            )
+        )
     rows.append(
         (
             "(e) peak memory of (a)",
@@ -514,6 +558,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         metavar="N",
         help="also (a) with N messages on MongoDB (SecantusDB) beside SQLite; 0 leaves it out",
+    )
+    parser.add_argument(
+        "--postgresql-events",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also (a) with N messages on PostgreSQL (events and read models) beside SQLite; 0 leaves it out",
     )
     parser.add_argument("--skip-rebuild", action="store_true", help="leave out (d)")
     parser.add_argument("--child", help=argparse.SUPPRESS)

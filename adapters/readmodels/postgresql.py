@@ -74,7 +74,13 @@ class PostgresReadModelStore(ReadModelStore):
     def __init__(self, url: str, pool_size: int = 4):
         self.url = url
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": False}, timeout=30
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            kwargs={"autocommit": False},
+            timeout=30,
+            check=ConnectionPool.check_connection,  # after a database restart, no dead connection is handed out
         )
         with self._write() as c:
             c.execute(

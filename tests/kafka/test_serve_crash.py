@@ -28,7 +28,7 @@ from adapters.kafka.relay_sink import DEFAULT_RELAY_NAME, ensure_topics, read_po
 from adapters.messages.outbound import stable_event_id
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
-from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, LocalBucket
+from infra.local_servers import TANSU_CONSUMER_SETTINGS, KafkaBroker, LocalBucket, PostgresServer
 from tests.conftest import feedback
 from tests.contract.test_relay_sink_kafka import (
     StalledAtOpenTransaction,
@@ -227,7 +227,21 @@ def processes() -> Iterator[list[ServeProcess]]:
 def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exactly_once(
     kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess]
 ):
-    setup = ServeSetup(kafka_bootstrap, tmp_path / "home")
+    killed_at_random(ServeSetup(kafka_bootstrap, tmp_path / "home"), processes)
+
+
+@pytest.mark.postgresql
+def test_serve_on_postgresql_killed_at_random_moments_records_and_publishes_every_feedback_exactly_once(
+    kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess], postgres_url: str
+):
+    setup = ServeSetup(kafka_bootstrap, tmp_path / "home", event_store=postgres_url, read_models=postgres_url)
+    killed_at_random(setup, processes)
+
+
+def killed_at_random(setup: ServeSetup, processes: list[ServeProcess]) -> None:
+    """ROUNDS serve processes killed with SIGKILL mid-stream, then one to the end: every feedback
+    recorded once, every public event published once, the read models equal a rebuild."""
+    kafka_bootstrap = setup.bootstrap
     ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), setup.topics, partitions=4)
     messages, ids, poison = mixed_stream(20_000, agents=300, seed=17)
     ends = produce(kafka_bootstrap, setup.topics.feedback, messages)
@@ -268,23 +282,64 @@ def test_serve_killed_at_random_moments_records_and_publishes_every_feedback_exa
         "serve consumed everything before the last kill; make the stream longer"
     )
 
+    stood, repeats = assert_everything_once(setup, ids, poison)
+    print(
+        f"{kills} kills, {consumed_before_the_last_run} of {total} consumed before the last run, "
+        f"{stood} messages published, {repeats} repeats, {time.monotonic() - started:.0f} s"
+    )
+
+
+def assert_everything_once(setup: ServeSetup, ids: set[str], poison) -> tuple[int, int]:
+    """Every feedback recorded once, the relay's chain at the head, every public event published once,
+    the read models equal a rebuild; returns (messages stood by, repeats)."""
     with setup.system() as system:
         events = logged_events(system)
         assert_recorded_exactly_once(events, ids, dead_letters=poison)
         head = system.service.recorder.max_notification_id()
         chain = read_position_records(
-            kafka_bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
+            setup.bootstrap, setup.topics.relay_positions, DEFAULT_RELAY_NAME, 30, TANSU_CONSUMER_SETTINGS
         )
         assert chain[-1]["position"] == head
-        stood, repeats = check_published_exactly_once(kafka_bootstrap, setup, events)
+        stood, repeats = check_published_exactly_once(setup.bootstrap, setup, events)
 
         assert system.projections.catch_up() == 0
         live = assert_read_models_equal_a_rebuild(system)
         assert sum(len(docs) for docs in live.values()) > 0
-    print(
-        f"{kills} kills, {consumed_before_the_last_run} of {total} consumed before the last run, "
-        f"{stood} messages published, {repeats} repeats, {time.monotonic() - started:.0f} s"
-    )
+    return stood, repeats
+
+
+@pytest.mark.postgresql
+def test_when_postgresql_is_killed_and_restarted_mid_stream_serve_goes_on_and_loses_nothing(
+    kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess]
+):
+    server = PostgresServer.start(tmp_path / "cluster")
+    try:
+        url = server.create_database("agent_learning")
+        setup = ServeSetup(kafka_bootstrap, tmp_path / "home", event_store=url, read_models=url)
+        ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), setup.topics, partitions=4)
+        messages, ids, poison = mixed_stream(30_000, agents=300, seed=29)
+        ends = produce(kafka_bootstrap, setup.topics.feedback, messages)
+        serve = setup.start("serve.log")
+        processes.append(serve)
+        with setup.system() as watcher:
+            serve.wait_until(
+                lambda: saved_offsets(watcher, setup.topics.feedback, ends) > 0, "consuming", timeout=60, interval=0.05
+            )
+            time.sleep(0.5)
+            consumed_when_killed = saved_offsets(watcher, setup.topics.feedback, ends)
+            server.kill()  # the database dies under a consuming, relaying, projecting serve
+        assert consumed_when_killed < len(messages), "serve consumed everything before the kill; a longer stream"
+        time.sleep(2.0)
+        server = server.restart()
+        with setup.system() as watcher:
+            wait_until_quiet(serve, watcher, setup.topics.feedback, ends, timeout=240)
+        # The pools wait for the database (up to 30 s) rather than fail, so serve may log no failure at all.
+        status, health = serve.health()
+        assert status == 200, health
+        assert serve.terminate() == 0, serve.log_tail()
+        assert_everything_once(setup, ids, poison)
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("serve_restarted", [False, True], ids=["serve-kept-running", "serve-restarted"])
