@@ -14,8 +14,21 @@ from typing import Any
 from eventsourcing import postgres
 from eventsourcing.persistence import StoredEvent, Tracking
 
+CREATE_LOCK = 0x61676C65  # "agle": the advisory lock around creating the tables
+
 
 class PostgresMultiTrackingProcessRecorder(postgres.PostgresProcessRecorder):
+    def create_table(self) -> None:
+        """The library's `CREATE … IF NOT EXISTS` statements, one process at a time: PostgreSQL's DDL
+        raises "tuple concurrently updated" when several processes (the workers of several `serve`
+        replicas starting together) create the same tables at once."""
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
+
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         trackings: Sequence[Tracking] = kwargs.get("trackings") or ()
         for tracking in trackings:

@@ -280,7 +280,9 @@ class MongoDBReadModelStore(ReadModelStore):
         live_id = _generation_id(projection, generation)
         registered = self._registered(projection, generation)
 
-        def mark(session: ClientSession) -> list[dict]:
+        def mark(session: ClientSession) -> list[dict] | None:
+            if self._checkpoints.find_one({"_id": live_id}, session=session) is None:
+                return None  # gone: another process made its own generation live first, removing this one
             # Both sides stop taking commits: a commit checks the state with the position.
             self._checkpoints.update_one({"_id": live_id}, {"$set": {"state": SWITCHING}}, session=session)
             self._checkpoints.update_many(
@@ -291,6 +293,8 @@ class MongoDBReadModelStore(ReadModelStore):
             return list(self._generations.find({"projection": projection, "_id": {"$ne": live_id}}, session=session))
 
         others = self._transaction(mark)
+        if others is None:
+            return
         if not registered.get("stable"):
             for collection in registered.get("collections", []):
                 source = _collection_name(collection, generation)

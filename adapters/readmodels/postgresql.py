@@ -180,8 +180,13 @@ class PostgresReadModelStore(ReadModelStore):
         return Checkpoint(projection, generation, version, 0, BUILDING)
 
     def activate(self, projection: str, generation: int) -> None:
-        """Makes the generation live, and its name's view show it, in one transaction."""
+        """Makes the generation live, and its name's view show it, in one transaction. A generation that
+        is gone (another process made its own live first, which removes every other) is left alone."""
         with self._write() as c:
+            if not c.execute(
+                "SELECT 1 FROM checkpoints WHERE projection = %s AND generation = %s", (projection, generation)
+            ).fetchone():
+                return
             for (collection,) in c.execute(
                 "SELECT collection FROM generation_collections WHERE projection = %s AND generation = %s",
                 (projection, generation),

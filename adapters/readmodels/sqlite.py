@@ -159,8 +159,13 @@ class SQLiteReadModelStore(ReadModelStore):
 
     def activate(self, projection: str, generation: int) -> None:
         """Makes the generation live, and its name's view show it, in one transaction: a reader of the
-        view sees the old generation or the new one, never neither or a mix."""
+        view sees the old generation or the new one, never neither or a mix. A generation that is gone
+        (another process made its own live first, which removes every other) is left alone."""
         with self._write() as c:
+            if not c.execute(
+                "SELECT 1 FROM checkpoints WHERE projection = ? AND generation = ?", (projection, generation)
+            ).fetchone():
+                return
             for (collection,) in c.execute(
                 "SELECT collection FROM generation_collections WHERE projection = ? AND generation = ?",
                 (projection, generation),

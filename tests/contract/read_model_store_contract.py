@@ -106,6 +106,22 @@ class ReadModelStoreContract(ABC):
         store.activate(projection, started.generation)
         return Checkpoint(projection, started.generation, 1, 1, LIVE)
 
+    def test_two_processes_that_both_start_a_first_generation_end_with_one_live(self, store: ReadModelStore) -> None:
+        """Both saw no generation and started one (as `prepare` does); the first to activate wins and
+        removes the other, whose activation then changes nothing."""
+        other = self.make_store()
+        try:
+            mine = store.start_generation(PROJECTION, 1, COLLECTIONS)
+            theirs = other.start_generation(PROJECTION, 1, COLLECTIONS)
+            store.commit(PROJECTION, mine.generation, {AGENTS: {"a": {"who": "mine"}}}, 1, 0)
+            store.activate(PROJECTION, mine.generation)
+            other.activate(PROJECTION, theirs.generation)  # gone already: left alone
+            [live] = [c for c in other.checkpoints() if c.projection == PROJECTION]
+            assert (live.generation, live.state) == (mine.generation, LIVE)
+            assert other.get(AGENTS, "a") == {"who": "mine"}
+        finally:
+            other.close()
+
     # ------------------------------------------------------------ an empty store
 
     def test_an_empty_store_has_no_checkpoints_and_no_documents(self, store: ReadModelStore) -> None:

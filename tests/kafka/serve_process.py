@@ -81,7 +81,8 @@ class ServeSetup:
         finally:
             built.close()
 
-    def start(self, log_name: str = "serve.log") -> ServeProcess:
+    def start(self, log_name: str = "serve.log", relay: bool = True) -> ServeProcess:
+        """A `serve` child; `relay=False` for a replica beside the one that relays (`--no-relay`)."""
         self.home.mkdir(parents=True, exist_ok=True)
         port = free_port()
         argv = [
@@ -95,6 +96,7 @@ class ServeSetup:
             f"127.0.0.1:{port}",
             "--tick-interval",
             str(self.tick_interval),
+            *([] if relay else ["--no-relay"]),
         ]
         return ServeProcess(argv, self.env(), port, self.home.parent / log_name)
 

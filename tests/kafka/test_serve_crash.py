@@ -421,3 +421,63 @@ def test_after_the_broker_is_killed_and_restarted_serve_goes_on_and_loses_nothin
             process.kill()
         broker.stop()
         bucket.stop()
+
+
+def assert_no_agent_recalculated_twice_by_the_tick(events: list) -> None:
+    """A timer recalculation always has feedback to consume: had two replicas ticked one agent at once and
+    both recorded, the second would have found nothing pending."""
+    pending: Counter = Counter()
+    for event in events:
+        agent_id = agent_id_of(event.originator_id) if hasattr(event, "originator_id") else None
+        if isinstance(event, Agent.FeedbackRecorded):
+            pending[agent_id] += 1
+        elif isinstance(event, Agent.PolicyRecalculated):
+            if event.trigger == "timer":
+                assert pending[agent_id] > 0, f"{agent_id} v{event.policy_version}: a timer recalculation of nothing"
+            pending[agent_id] = 0
+
+
+def assigned(serve: ServeProcess) -> bool:
+    """The serve's consumer has had partitions (it reports their lag)."""
+    return bool(samples(serve.metrics(), "agent_learning_consumer_lag"))
+
+
+@pytest.mark.postgresql
+@pytest.mark.slow
+def test_three_serves_over_twelve_partitions_on_postgresql_take_over_a_killed_ones_partitions(
+    kafka_bootstrap: str, tmp_path: Path, processes: list[ServeProcess], postgres_url: str
+):
+    setup = ServeSetup(kafka_bootstrap, tmp_path / "home", event_store=postgres_url, read_models=postgres_url)
+    ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), setup.topics, partitions=12)
+    first, first_ids, first_poison = mixed_stream(20_000, agents=600, seed=31, prefix="first")
+    ends = produce(kafka_bootstrap, setup.topics.feedback, first)
+    assert len(ends) == 12
+    relay = setup.start("serve-0.log")  # the one relay; the others are replicas (--no-relay)
+    replicas = [setup.start(f"serve-{i}.log", relay=False) for i in (1, 2)]
+    processes += [relay, *replicas]
+    for serve in (relay, *replicas):  # each got a share of the partitions
+        serve.wait_until_answering().wait_until(lambda serve=serve: assigned(serve), "assigned", 120)
+
+    with setup.system() as watcher:
+        relay.wait_until(lambda: saved_offsets(watcher, setup.topics.feedback, ends) > 2_000, "consuming", 120, 0.05)
+        victim = replicas[0]
+        victim.kill()  # kill -9 one replica mid-stream
+        consumed_at_the_kill = saved_offsets(watcher, setup.topics.feedback, ends)
+        # The other two take its partitions: everything is consumed, published and projected without it.
+        wait_until_quiet(relay, watcher, setup.topics.feedback, ends, timeout=240)
+    assert consumed_at_the_kill < len(first), "everything was consumed before the kill; a longer stream"
+
+    restarted = setup.start("serve-1-again.log", relay=False)  # it comes back and gets partitions again
+    processes.append(restarted)
+    restarted.wait_until_answering().wait_until(lambda: assigned(restarted), "assigned", 120)
+    second, second_ids, second_poison = mixed_stream(8_000, agents=600, seed=37, prefix="second")
+    more = produce(kafka_bootstrap, setup.topics.feedback, second)
+    ends = {p: max(ends[p], more.get(p, 0)) for p in ends}  # the offsets after the last message
+    with setup.system() as watcher:
+        wait_until_quiet(relay, watcher, setup.topics.feedback, ends, timeout=240)
+    for serve in (relay, replicas[1], restarted):
+        assert serve.terminate() == 0, serve.log_tail()
+
+    assert_everything_once(setup, first_ids | second_ids, first_poison + second_poison)
+    with setup.system() as system:
+        assert_no_agent_recalculated_twice_by_the_tick(logged_events(system))

@@ -110,8 +110,9 @@ def test_the_database_server_killed_and_restarted_mid_ingest_loses_and_duplicate
             if ingest.poll() is None:
                 server.kill()  # the database dies under a running ingest
                 killed += 1
-            ingest.wait(timeout=120)  # it fails with the connection, or finished first
-            server = server.restart()
+                time.sleep(1.5)
+            server = server.restart()  # and comes back while ingest waits for it, or has failed
+            ingest.wait(timeout=180)  # it carries on to the end, or fails with the connection
         assert killed >= 1, "ingest finished before the server could be killed; make the stream longer"
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env_for(config))  # and to the end
 
