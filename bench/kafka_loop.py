@@ -13,7 +13,8 @@ same broker and workload (bench/ingest.py's feedback stream):
               agent) at a steady rate: time from producing a probe to consuming its update;
   resources   peak RSS (VmHWM) and CPU seconds of the design's process; CPU of its document
               store (naive) and of the broker.
-"ours" is `agent-learning serve` as a child process (embedded SQLite, Kafka configured);
+"ours" is `agent-learning serve` as a child process (embedded SQLite, or with `--store postgresql`
+a PostgreSQL cluster from Debian's package, Kafka configured);
 "naive" is bench/kafka_naive_consumer.py (a MongoDB document per agent, direct produce) on a fresh
 SecantusDB per phase; "naive-nostore" is the same loop with its documents in a dict, i.e. with a
 store that costs nothing: SecantusDB is a Python server, far slower than mongod, so the two naive
@@ -286,6 +287,11 @@ class Bench:
         self.args, self.broker, self.work = args, broker, work
         self.mongo: MongoServer | None = None  # naive's store, fresh for each of its phases
         self.client_config = {**TANSU_CONSUMER_SETTINGS, "fetch.wait.max.ms": args.fetch_wait_ms}
+        self.postgres = None  # with --store postgresql: ours' events and read models, a database per phase
+        if getattr(args, "store", "sqlite") == "postgresql":
+            from infra.local_servers import PostgresServer
+
+            self.postgres = PostgresServer.start(work / "postgresql")
 
     def topics(self, prefix: str) -> KafkaTopics:
         topics = KafkaTopics(
@@ -315,6 +321,9 @@ class Bench:
                     "AGENT_LEARNING_TOPIC_RELAY_POSITIONS": topics.relay_positions,
                 }
             )
+            if self.postgres is not None:
+                url = self.postgres.create_database(prefix.replace("-", "_").replace(".", "_"))
+                env.update({"AGENT_LEARNING_EVENT_STORE": url, "AGENT_LEARNING_READ_MODELS": url})
             argv = [str(Path(sys.executable).parent / "agent-learning"), "serve", "--http", f"127.0.0.1:{free_port()}"]
         else:
             argv = [
@@ -601,6 +610,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         results["broker_peak_rss_mib"] = peak_rss_mib(broker.process.pid)
     finally:
         broker.stop()
+        if "bench" in locals() and bench.postgres is not None:
+            bench.postgres.stop()
     results["summary"] = summarise(results)
     return results
 
@@ -735,6 +746,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=60.0,
         help="seconds to wait for the probes' updates after the last probe; later ones count as not in time",
+    )
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="ours' events and read models: the embedded SQLite (default) or a PostgreSQL cluster it starts",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
