@@ -31,16 +31,8 @@ import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from projections.read_model_store import (
-    BUILDING,
-    LIVE,
-    Changes,
-    Checkpoint,
-    CheckpointMoved,
-    Collection,
-    Condition,
-    ReadModelStore,
-)
+from adapters.readmodels.sql_generations import Generations
+from projections.read_model_store import Changes, Checkpoint, Collection, Condition, ReadModelStore
 
 _OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -82,15 +74,9 @@ class PostgresReadModelStore(ReadModelStore):
             timeout=30,
             check=ConnectionPool.check_connection,  # after a database restart, no dead connection is handed out
         )
+        self._generations = Generations("%s")
         with self._write() as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT, generation INTEGER, version INTEGER, "
-                "position BIGINT, state TEXT, PRIMARY KEY (projection, generation))"
-            )
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS generation_collections (projection TEXT, generation INTEGER, "
-                "collection TEXT, PRIMARY KEY (projection, generation, collection))"
-            )
+            self._generations.create_tables(c)
 
     @contextmanager
     def _write(self, schema: bool = True) -> Iterator[psycopg.Cursor]:
@@ -107,15 +93,9 @@ class PostgresReadModelStore(ReadModelStore):
             with connection.transaction(), connection.cursor() as cursor:
                 yield cursor
 
-    @staticmethod
-    def _live_table(cursor: psycopg.Cursor, collection: str) -> str | None:
-        row = cursor.execute(
-            "SELECT g.generation FROM generation_collections g JOIN checkpoints c "
-            "ON c.projection = g.projection AND c.generation = g.generation "
-            "WHERE g.collection = %s AND c.state = %s",
-            (collection, LIVE),
-        ).fetchone()
-        return _table(collection, row[0]) if row else None
+    def _live_table(self, cursor: psycopg.Cursor, collection: str) -> str | None:
+        generation = self._generations.live_generation(cursor, collection)
+        return _table(collection, generation) if generation is not None else None
 
     # ---------------------------------------------------------------- reading
 
@@ -159,56 +139,30 @@ class PostgresReadModelStore(ReadModelStore):
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._read() as c:
-            rows = c.execute("SELECT projection, generation, version, position, state FROM checkpoints").fetchall()
-        return [Checkpoint(*row) for row in rows]
+            return self._generations.checkpoints(c)
 
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
         with self._write() as c:
-            row = c.execute("SELECT MAX(generation) FROM checkpoints WHERE projection = %s", (projection,)).fetchone()
-            generation = (row[0] or 0) + 1
-            for collection in collections:
+
+            def create_table(collection: Collection, generation: int) -> None:
                 table = _table(collection.name, generation)
                 c.execute(f"DROP TABLE IF EXISTS {table}")
                 c.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, doc JSONB NOT NULL, text TEXT NOT NULL)")
                 for number, fields in enumerate(collection.indexes):
                     columns = ", ".join(_expr(f) for f in fields)
                     c.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
-                c.execute(
-                    "INSERT INTO generation_collections VALUES (%s, %s, %s)", (projection, generation, collection.name)
-                )
-            c.execute("INSERT INTO checkpoints VALUES (%s, %s, %s, 0, %s)", (projection, generation, version, BUILDING))
-        return Checkpoint(projection, generation, version, 0, BUILDING)
+
+            return self._generations.start(c, projection, version, collections, create_table)
 
     def activate(self, projection: str, generation: int) -> None:
-        """Makes the generation live, and its name's view show it, in one transaction. A generation that
-        is gone (another process made its own live first, which removes every other) is left alone."""
+        """Makes the generation live, and its name's view show it, in one transaction (`Generations.activate`)."""
         with self._write() as c:
-            if not c.execute(
-                "SELECT 1 FROM checkpoints WHERE projection = %s AND generation = %s", (projection, generation)
-            ).fetchone():
-                return
-            for (collection,) in c.execute(
-                "SELECT collection FROM generation_collections WHERE projection = %s AND generation = %s",
-                (projection, generation),
-            ).fetchall():
-                _point_view(c, collection, generation)
-            others = c.execute(
-                "SELECT generation FROM checkpoints WHERE projection = %s AND generation != %s",
-                (projection, generation),
-            ).fetchall()
-            for (old,) in others:
-                for (collection,) in c.execute(
-                    "SELECT collection FROM generation_collections WHERE projection = %s AND generation = %s",
-                    (projection, old),
-                ).fetchall():
-                    c.execute(f"DROP TABLE IF EXISTS {_table(collection, old)}")
-                c.execute(
-                    "DELETE FROM generation_collections WHERE projection = %s AND generation = %s", (projection, old)
-                )
-                c.execute("DELETE FROM checkpoints WHERE projection = %s AND generation = %s", (projection, old))
-            c.execute(
-                "UPDATE checkpoints SET state = %s WHERE projection = %s AND generation = %s",
-                (LIVE, projection, generation),
+            self._generations.activate(
+                c,
+                projection,
+                generation,
+                point_view=lambda collection, g: _point_view(c, collection, g),
+                drop_table=lambda collection, g: c.execute(f"DROP TABLE IF EXISTS {_table(collection, g)}"),
             )
 
     # ---------------------------------------------------------------- writing
@@ -226,12 +180,7 @@ class PostgresReadModelStore(ReadModelStore):
 
     def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
         with self._write(schema=False) as c:
-            moved = c.execute(
-                "UPDATE checkpoints SET position = %s WHERE projection = %s AND generation = %s AND position = %s",
-                (position, projection, generation, expected_position),
-            ).rowcount
-            if moved != 1:
-                raise CheckpointMoved(f"{projection} generation {generation} is no longer at {expected_position}")
+            self._generations.move(c, projection, generation, position, expected_position)
             for collection, docs in changes.items():
                 table = _table(collection, generation)
                 upserts = [(k, text, text) for k, text in ((k, _json(d)) for k, d in docs.items() if d is not None)]

@@ -15,16 +15,8 @@ from contextlib import contextmanager
 
 import orjson
 
-from projections.read_model_store import (
-    BUILDING,
-    LIVE,
-    Changes,
-    Checkpoint,
-    CheckpointMoved,
-    Collection,
-    Condition,
-    ReadModelStore,
-)
+from adapters.readmodels.sql_generations import Generations
+from projections.read_model_store import Changes, Checkpoint, Collection, Condition, ReadModelStore
 
 _OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -56,22 +48,12 @@ class SQLiteReadModelStore(ReadModelStore):
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._generations = Generations("?")
         with self._write() as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT, generation INTEGER, version INTEGER, "
-                "position INTEGER, state TEXT, PRIMARY KEY (projection, generation))"
-            )
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS generation_collections (projection TEXT, generation INTEGER, "
-                "collection TEXT, PRIMARY KEY (projection, generation, collection))"
-            )
+            self._generations.create_tables(c)
             # Every read model is readable under its own name: a view of its live generation's table
             # (made here for stores from before the views, and switched inside `activate`).
-            for collection, generation in c.execute(
-                "SELECT g.collection, g.generation FROM generation_collections g JOIN checkpoints k "
-                "ON k.projection = g.projection AND k.generation = g.generation WHERE k.state = ?",
-                (LIVE,),
-            ).fetchall():
+            for collection, generation in self._generations.live_collections(c):
                 _point_view(c, collection, generation)
 
     @contextmanager
@@ -87,13 +69,8 @@ class SQLiteReadModelStore(ReadModelStore):
             cursor.execute("COMMIT")
 
     def _live_table(self, collection: str) -> str | None:
-        row = self._db.execute(
-            "SELECT g.generation FROM generation_collections g JOIN checkpoints c "
-            "ON c.projection = g.projection AND c.generation = g.generation "
-            "WHERE g.collection = ? AND c.state = ?",
-            (collection, LIVE),
-        ).fetchone()
-        return _table(collection, row[0]) if row else None
+        generation = self._generations.live_generation(self._db.cursor(), collection)
+        return _table(collection, generation) if generation is not None else None
 
     # ---------------------------------------------------------------- reading
 
@@ -135,59 +112,31 @@ class SQLiteReadModelStore(ReadModelStore):
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT projection, generation, version, position, state FROM checkpoints"
-            ).fetchall()
-        return [Checkpoint(*row) for row in rows]
+            return self._generations.checkpoints(self._db.cursor())
 
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
         with self._write() as c:
-            row = c.execute("SELECT MAX(generation) FROM checkpoints WHERE projection = ?", (projection,)).fetchone()
-            generation = (row[0] or 0) + 1
-            for collection in collections:
+
+            def create_table(collection: Collection, generation: int) -> None:
                 table = _table(collection.name, generation)
                 c.execute(f"DROP TABLE IF EXISTS {table}")
                 c.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
                 for number, fields in enumerate(collection.indexes):
                     columns = ", ".join(_expr(f) for f in fields)
                     c.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
-                c.execute(
-                    "INSERT INTO generation_collections VALUES (?, ?, ?)", (projection, generation, collection.name)
-                )
-            c.execute("INSERT INTO checkpoints VALUES (?, ?, ?, 0, ?)", (projection, generation, version, BUILDING))
-        return Checkpoint(projection, generation, version, 0, BUILDING)
+
+            return self._generations.start(c, projection, version, collections, create_table)
 
     def activate(self, projection: str, generation: int) -> None:
         """Makes the generation live, and its name's view show it, in one transaction: a reader of the
-        view sees the old generation or the new one, never neither or a mix. A generation that is gone
-        (another process made its own live first, which removes every other) is left alone."""
+        view sees the old generation or the new one, never neither or a mix (`Generations.activate`)."""
         with self._write() as c:
-            if not c.execute(
-                "SELECT 1 FROM checkpoints WHERE projection = ? AND generation = ?", (projection, generation)
-            ).fetchone():
-                return
-            for (collection,) in c.execute(
-                "SELECT collection FROM generation_collections WHERE projection = ? AND generation = ?",
-                (projection, generation),
-            ).fetchall():
-                _point_view(c, collection, generation)
-            others = c.execute(
-                "SELECT generation FROM checkpoints WHERE projection = ? AND generation != ?",
-                (projection, generation),
-            ).fetchall()
-            for (old,) in others:
-                for (collection,) in c.execute(
-                    "SELECT collection FROM generation_collections WHERE projection = ? AND generation = ?",
-                    (projection, old),
-                ).fetchall():
-                    c.execute(f"DROP TABLE IF EXISTS {_table(collection, old)}")
-                c.execute(
-                    "DELETE FROM generation_collections WHERE projection = ? AND generation = ?", (projection, old)
-                )
-                c.execute("DELETE FROM checkpoints WHERE projection = ? AND generation = ?", (projection, old))
-            c.execute(
-                "UPDATE checkpoints SET state = ? WHERE projection = ? AND generation = ?",
-                (LIVE, projection, generation),
+            self._generations.activate(
+                c,
+                projection,
+                generation,
+                point_view=lambda collection, g: _point_view(c, collection, g),
+                drop_table=lambda collection, g: c.execute(f"DROP TABLE IF EXISTS {_table(collection, g)}"),
             )
 
     # ---------------------------------------------------------------- writing
@@ -207,12 +156,7 @@ class SQLiteReadModelStore(ReadModelStore):
 
     def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
         with self._write() as c:
-            moved = c.execute(
-                "UPDATE checkpoints SET position = ? WHERE projection = ? AND generation = ? AND position = ?",
-                (position, projection, generation, expected_position),
-            ).rowcount
-            if moved != 1:
-                raise CheckpointMoved(f"{projection} generation {generation} is no longer at {expected_position}")
+            self._generations.move(c, projection, generation, position, expected_position)
             for collection, docs in changes.items():
                 table = _table(collection, generation)
                 upserts = [(k, orjson.dumps(d).decode()) for k, d in docs.items() if d is not None]
