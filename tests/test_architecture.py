@@ -20,7 +20,10 @@ DEFERRED = {
     ("jobs.trainers.choice", "jobs.trainers.lora"): "torch and transformers: the [train] extra",
     # Not optional, but heavy: a backend loads only in a process configured to use it,
     ("adapters.bootstrap", "adapters.readmodels.mongodb"): "pymongo, when the read models are on MongoDB",
-    ("adapters.bootstrap", "adapters.readmodels.postgresql"): "psycopg and its pool, when the read models are on PostgreSQL",
+    (
+        "adapters.bootstrap",
+        "adapters.readmodels.postgresql",
+    ): "psycopg and its pool, when the read models are on PostgreSQL",
     ("adapters.bootstrap", "adapters.kafka.relay_sink"): "librdkafka, when Kafka is configured",
     ("adapters.bootstrap", "adapters.kafka.feedback_consumer"): "librdkafka, when Kafka is configured",
     # and the web stack only for the commands that serve HTTP.
