@@ -61,9 +61,10 @@ class FreshPostgresDatabase:
         self.datastore = datastore_for(postgres_url)
         before = set(threading.enumerate())
         yield
-        for thread in set(threading.enumerate()) - before:  # the library's reader threads
+        for thread in set(threading.enumerate()) - before:  # the library's reader threads, never joined by it
             if not thread.daemon:
                 thread.join(timeout=60)
+                assert not thread.is_alive(), f"thread {thread.name} still running after the test"
         self.datastore.close()
 
 

@@ -3,6 +3,7 @@ batch, several trackings) against the library's own recorder test cases."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,14 @@ class FreshSQLiteFile:
     @pytest.fixture(autouse=True)
     def _fresh_file(self, tmp_path: Path) -> Iterator[None]:
         self.datastore = SQLiteDatastore(str(tmp_path / "events.db"), lock_timeout=30)
+        before = set(threading.enumerate())
         yield
+        # The library's concurrency cases set a stop flag for their reader threads but never join them;
+        # closing the connections under a reader still inside sqlite3 crashes the interpreter.
+        for thread in set(threading.enumerate()) - before:
+            if not thread.daemon:
+                thread.join(timeout=60)
+                assert not thread.is_alive(), f"thread {thread.name} still running after the test"
         self.datastore.close()
 
     def create_recorder(self) -> SQLiteMultiTrackingProcessRecorder:
