@@ -155,27 +155,23 @@ class _Reader:
         return text.strip().lower() not in NO
 
     def seconds(self, name: str, example: str = "600") -> float | None:
-        text = self.text(name)
-        if text is None:
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigurationError(f"{name}={text!r} is not a number of seconds; e.g. {name}={example}") from None
-        if value < 0:
-            raise ConfigurationError(f"{name}={text!r} must not be negative")
-        return value
+        return self._float(name, example, "a number of seconds", lambda value: value >= 0, "must not be negative")
 
     def number(self, name: str, example: str) -> float | None:
+        return self._float(
+            name, example, "a number", lambda value: 0 < value < float("inf"), "must be a positive number"
+        )
+
+    def _float(self, name: str, example: str, what: str, fits, bound: str) -> float | None:
         text = self.text(name)
         if text is None:
             return None
         try:
             value = float(text)
         except ValueError:
-            raise ConfigurationError(f"{name}={text!r} is not a number; e.g. {name}={example}") from None
-        if not value > 0 or value == float("inf"):
-            raise ConfigurationError(f"{name}={text!r} must be a positive number")
+            raise ConfigurationError(f"{name}={text!r} is not {what}; e.g. {name}={example}") from None
+        if not fits(value):
+            raise ConfigurationError(f"{name}={text!r} {bound}")
         return value
 
     def integer(self, name: str, example: str = "3") -> int | None:

@@ -31,7 +31,7 @@ import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from adapters.readmodels.sql_generations import Generations
+from adapters.readmodels.sql_generations import Generations, table_name
 from projections.read_model_store import Changes, Checkpoint, Collection, Condition, ReadModelStore
 
 _OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -46,20 +46,12 @@ def _expr(field: str) -> str:
     return "(doc #> '{" + ",".join(field.split(".")) + "}')"
 
 
-def _table(collection: str, generation: int) -> str:
-    if not _FIELD.match(collection) or "." in collection:
-        raise ValueError(f"not a collection name: {collection!r}")
-    return f"rm_{collection}_g{generation}"
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _point_view(cursor: psycopg.Cursor, collection: str, generation: int) -> None:
-    """`collection` (a view: `key`, and `doc` as jsonb) shows that generation's table."""
-    table = _table(collection, generation)  # checks the name first
-    cursor.execute(f"CREATE OR REPLACE VIEW {collection} AS SELECT key, doc FROM {table}")
+def _view_statements(view: str, table: str) -> list[str]:
+    return [f"CREATE OR REPLACE VIEW {view} AS SELECT key, doc FROM {table}"]
 
 
 class PostgresReadModelStore(ReadModelStore):
@@ -74,7 +66,7 @@ class PostgresReadModelStore(ReadModelStore):
             timeout=30,
             check=ConnectionPool.check_connection,  # after a database restart, no dead connection is handed out
         )
-        self._generations = Generations("%s")
+        self._generations = Generations("%s", "doc JSONB NOT NULL, text TEXT NOT NULL", _expr, _view_statements)
         with self._write() as c:
             self._generations.create_tables(c)
 
@@ -95,7 +87,7 @@ class PostgresReadModelStore(ReadModelStore):
 
     def _live_table(self, cursor: psycopg.Cursor, collection: str) -> str | None:
         generation = self._generations.live_generation(cursor, collection)
-        return _table(collection, generation) if generation is not None else None
+        return table_name(collection, generation) if generation is not None else None
 
     # ---------------------------------------------------------------- reading
 
@@ -143,33 +135,18 @@ class PostgresReadModelStore(ReadModelStore):
 
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
         with self._write() as c:
-
-            def create_table(collection: Collection, generation: int) -> None:
-                table = _table(collection.name, generation)
-                c.execute(f"DROP TABLE IF EXISTS {table}")
-                c.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, doc JSONB NOT NULL, text TEXT NOT NULL)")
-                for number, fields in enumerate(collection.indexes):
-                    columns = ", ".join(_expr(f) for f in fields)
-                    c.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
-
-            return self._generations.start(c, projection, version, collections, create_table)
+            return self._generations.start(c, projection, version, collections)
 
     def activate(self, projection: str, generation: int) -> None:
         """Makes the generation live, and its name's view show it, in one transaction (`Generations.activate`)."""
         with self._write() as c:
-            self._generations.activate(
-                c,
-                projection,
-                generation,
-                point_view=lambda collection, g: _point_view(c, collection, g),
-                drop_table=lambda collection, g: c.execute(f"DROP TABLE IF EXISTS {_table(collection, g)}"),
-            )
+            self._generations.activate(c, projection, generation)
 
     # ---------------------------------------------------------------- writing
 
     def get_many(self, projection: str, generation: int, collection: str, keys: Iterable[str]) -> dict[str, dict]:
         keys = list(keys)
-        table = _table(collection, generation)
+        table = table_name(collection, generation)
         found: dict[str, dict] = {}
         with self._read() as c:
             for start in range(0, len(keys), BATCH):
@@ -182,7 +159,7 @@ class PostgresReadModelStore(ReadModelStore):
         with self._write(schema=False) as c:
             self._generations.move(c, projection, generation, position, expected_position)
             for collection, docs in changes.items():
-                table = _table(collection, generation)
+                table = table_name(collection, generation)
                 upserts = [(k, text, text) for k, text in ((k, _json(d)) for k, d in docs.items() if d is not None)]
                 deletes = [k for k, d in docs.items() if d is None]
                 if upserts:

@@ -1,19 +1,32 @@
 """The generation bookkeeping both SQL read-model stores keep (SQLite and PostgreSQL), written once.
 
 Two tables: `checkpoints` (projection, generation, version, position, state) and
-`generation_collections` (which collections a generation holds). Each store passes its own
-cursor, inside its own transaction, and its dialect's parameter mark (`?` or `%s`); the
-per-collection tables, their views and their documents stay in the stores, which know their
-column types. The algorithms (a new generation, a switch, a compare-and-set commit of the
-position) are the same on both, so they are here.
+`generation_collections` (which collections a generation holds), and per collection and
+generation a table `rm_<collection>_g<N>` (`key` and the store's document columns, an index per
+queried field) with a view under the collection's name. Each store passes its own cursor, inside
+its own transaction, and says its dialect: the parameter mark (`?` or `%s`), its document
+columns, how a document field is read in SQL, and how a view is (re)made. The algorithms (a new
+generation, a switch, a compare-and-set commit of the position) are the same on both, so they
+are here; the documents' reading and writing stays in the stores.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from projections.read_model_store import BUILDING, LIVE, Checkpoint, CheckpointMoved, Collection
+
+_COLLECTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def table_name(collection: str, generation: int) -> str:
+    """The table of one collection's generation; the name is checked, since it goes into SQL as is."""
+    if not _COLLECTION.match(collection):
+        raise ValueError(f"not a collection name: {collection!r}")
+    return f"rm_{collection}_g{generation}"
+
 
 CREATE_TABLES = (
     "CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT, generation INTEGER, version INTEGER, "
@@ -24,8 +37,34 @@ CREATE_TABLES = (
 
 
 class Generations:
-    def __init__(self, mark: str = "?"):
+    def __init__(
+        self,
+        mark: str,
+        document_columns: str,
+        field_expression: Callable[[str], str],
+        view_statements: Callable[[str, str], list[str]],
+    ):
+        """`document_columns`: the columns after `key` (e.g. `doc TEXT NOT NULL`); `field_expression`:
+        SQL reading a document field (what the indexes are on); `view_statements(view, table)`: the
+        statements that make `view` show `table`."""
         self.mark = mark
+        self.document_columns = document_columns
+        self.field_expression = field_expression
+        self.view_statements = view_statements
+
+    def point_view(self, cursor: Any, collection: str, generation: int) -> None:
+        """The view under `collection`'s name shows that generation's table."""
+        table = table_name(collection, generation)  # checks the name first
+        for statement in self.view_statements(collection, table):
+            cursor.execute(statement)
+
+    def _create_table(self, cursor: Any, collection: Collection, generation: int) -> None:
+        table = table_name(collection.name, generation)
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, {self.document_columns})")
+        for number, fields in enumerate(collection.indexes):
+            columns = ", ".join(self.field_expression(f) for f in fields)
+            cursor.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.mark)
@@ -59,21 +98,14 @@ class Generations:
             (LIVE,),
         ).fetchall()
 
-    def start(
-        self,
-        cursor: Any,
-        projection: str,
-        version: int,
-        collections: Iterable[Collection],
-        create_table: Callable[[Collection, int], None],
-    ) -> Checkpoint:
-        """A new BUILDING generation, one past the highest; `create_table(collection, generation)` makes each table."""
+    def start(self, cursor: Any, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
+        """A new BUILDING generation, one past the highest, with an empty table per collection."""
         row = cursor.execute(
             self._sql("SELECT MAX(generation) FROM checkpoints WHERE projection = ?"), (projection,)
         ).fetchone()
         generation = (row[0] or 0) + 1
         for collection in collections:
-            create_table(collection, generation)
+            self._create_table(cursor, collection, generation)
             cursor.execute(
                 self._sql("INSERT INTO generation_collections VALUES (?, ?, ?)"),
                 (projection, generation, collection.name),
@@ -83,14 +115,7 @@ class Generations:
         )
         return Checkpoint(projection, generation, version, 0, BUILDING)
 
-    def activate(
-        self,
-        cursor: Any,
-        projection: str,
-        generation: int,
-        point_view: Callable[[str, int], None],
-        drop_table: Callable[[str, int], None],
-    ) -> None:
+    def activate(self, cursor: Any, projection: str, generation: int) -> None:
         """Points each collection's view at the generation, drops every other generation and marks this
         one live. A generation that is gone (another process made its own live first, which removes
         every other) is left alone."""
@@ -99,14 +124,14 @@ class Generations:
         ).fetchone():
             return
         for collection in self._collections(cursor, projection, generation):
-            point_view(collection, generation)
+            self.point_view(cursor, collection, generation)
         others = cursor.execute(
             self._sql("SELECT generation FROM checkpoints WHERE projection = ? AND generation != ?"),
             (projection, generation),
         ).fetchall()
         for (old,) in others:
             for collection in self._collections(cursor, projection, old):
-                drop_table(collection, old)
+                cursor.execute(f"DROP TABLE IF EXISTS {table_name(collection, old)}")
             cursor.execute(
                 self._sql("DELETE FROM generation_collections WHERE projection = ? AND generation = ?"),
                 (projection, old),

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import orjson
 
-from adapters.readmodels.sql_generations import Generations
+from adapters.readmodels.sql_generations import Generations, table_name
 from projections.read_model_store import Changes, Checkpoint, Collection, Condition, ReadModelStore
 
 _OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -28,17 +28,8 @@ def _expr(field: str) -> str:
     return f"json_extract(doc, '$.{field}')"
 
 
-def _table(collection: str, generation: int) -> str:
-    if not _FIELD.match(collection):
-        raise ValueError(f"not a collection name: {collection!r}")
-    return f"rm_{collection}_g{generation}"
-
-
-def _point_view(cursor: sqlite3.Cursor, collection: str, generation: int) -> None:
-    """`collection` (a view: `key`, and `doc` as JSON) shows that generation's table."""
-    table = _table(collection, generation)  # checks the name first
-    cursor.execute(f"DROP VIEW IF EXISTS {collection}")
-    cursor.execute(f"CREATE VIEW {collection} AS SELECT key, doc FROM {table}")
+def _view_statements(view: str, table: str) -> list[str]:
+    return [f"DROP VIEW IF EXISTS {view}", f"CREATE VIEW {view} AS SELECT key, doc FROM {table}"]
 
 
 class SQLiteReadModelStore(ReadModelStore):
@@ -48,13 +39,13 @@ class SQLiteReadModelStore(ReadModelStore):
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._generations = Generations("?")
+        self._generations = Generations("?", "doc TEXT NOT NULL", _expr, _view_statements)
         with self._write() as c:
             self._generations.create_tables(c)
             # Every read model is readable under its own name: a view of its live generation's table
             # (made here for stores from before the views, and switched inside `activate`).
             for collection, generation in self._generations.live_collections(c):
-                _point_view(c, collection, generation)
+                self._generations.point_view(c, collection, generation)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
@@ -70,7 +61,7 @@ class SQLiteReadModelStore(ReadModelStore):
 
     def _live_table(self, collection: str) -> str | None:
         generation = self._generations.live_generation(self._db.cursor(), collection)
-        return _table(collection, generation) if generation is not None else None
+        return table_name(collection, generation) if generation is not None else None
 
     # ---------------------------------------------------------------- reading
 
@@ -116,34 +107,19 @@ class SQLiteReadModelStore(ReadModelStore):
 
     def start_generation(self, projection: str, version: int, collections: Iterable[Collection]) -> Checkpoint:
         with self._write() as c:
-
-            def create_table(collection: Collection, generation: int) -> None:
-                table = _table(collection.name, generation)
-                c.execute(f"DROP TABLE IF EXISTS {table}")
-                c.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
-                for number, fields in enumerate(collection.indexes):
-                    columns = ", ".join(_expr(f) for f in fields)
-                    c.execute(f"CREATE INDEX {table}_i{number} ON {table} ({columns})")
-
-            return self._generations.start(c, projection, version, collections, create_table)
+            return self._generations.start(c, projection, version, collections)
 
     def activate(self, projection: str, generation: int) -> None:
         """Makes the generation live, and its name's view show it, in one transaction: a reader of the
         view sees the old generation or the new one, never neither or a mix (`Generations.activate`)."""
         with self._write() as c:
-            self._generations.activate(
-                c,
-                projection,
-                generation,
-                point_view=lambda collection, g: _point_view(c, collection, g),
-                drop_table=lambda collection, g: c.execute(f"DROP TABLE IF EXISTS {_table(collection, g)}"),
-            )
+            self._generations.activate(c, projection, generation)
 
     # ---------------------------------------------------------------- writing
 
     def get_many(self, projection: str, generation: int, collection: str, keys: Iterable[str]) -> dict[str, dict]:
         keys = list(keys)
-        table = _table(collection, generation)
+        table = table_name(collection, generation)
         found: dict[str, dict] = {}
         with self._lock:
             for start in range(0, len(keys), 500):
@@ -158,7 +134,7 @@ class SQLiteReadModelStore(ReadModelStore):
         with self._write() as c:
             self._generations.move(c, projection, generation, position, expected_position)
             for collection, docs in changes.items():
-                table = _table(collection, generation)
+                table = table_name(collection, generation)
                 upserts = [(k, orjson.dumps(d).decode()) for k, d in docs.items() if d is not None]
                 deletes = [(k,) for k, d in docs.items() if d is None]
                 if upserts:  # an upsert updates the row in place; REPLACE would delete and reinsert it

@@ -3,7 +3,6 @@ as on the embedded store, and the database server itself killed with `kill -9` a
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -14,8 +13,12 @@ import pytest
 from adapters.bootstrap import Config, bootstrap
 from adapters.cli.main import main
 from infra.local_servers import PostgresServer
-from tests.service.test_crash_safety import make_stream, run_and_kill
-from tests.service.test_learning_service import thumbs
+from tests.service.test_crash_safety import make_stream
+from tests.support.backend_scenarios import (
+    env_for,
+    ingest_killed_at_random_loses_and_duplicates_nothing,
+    two_writers_on_one_agent_never_lose_an_event,
+)
 from tests.support.exactly_once import (
     assert_read_models_equal_a_rebuild,
     assert_recorded_exactly_once,
@@ -37,14 +40,6 @@ def postgres_env(postgres_config: Config, monkeypatch) -> Config:
     return postgres_config
 
 
-def env_for(config: Config) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AGENT_LEARNING_EVENT_STORE": config.event_store,
-        "AGENT_LEARNING_READ_MODELS": config.read_models,
-    }
-
-
 def test_demo_audit_and_a_rebuild_run_unchanged_on_postgresql(postgres_env, capsys):
     home = str(postgres_env.home)
     assert main(["--home", home, "demo", "--quiet"]) == 0
@@ -64,33 +59,14 @@ def test_demo_audit_and_a_rebuild_run_unchanged_on_postgresql(postgres_env, caps
 
 
 def test_two_writers_on_one_agent_never_lose_an_event_on_postgresql(postgres_config):
-    first, second = bootstrap(postgres_config), bootstrap(postgres_config)
-    try:
-        first.service.process(thumbs(1, start=0))
-        second.service.process(thumbs(1, start=1))
-        first.service.process(thumbs(2, start=2))
-        second.service.process(thumbs(1, start=4))  # stale cache: conflict, reload, record on top
-        agent = bootstrap(postgres_config).service.get_agent("a-1")
-        assert agent.feedback_count == 5 and agent.policy_version == 1
-    finally:
-        first.close()
-        second.close()
+    two_writers_on_one_agent_never_lose_an_event(postgres_config)
 
 
 @pytest.mark.slow
 def test_ingest_killed_at_random_on_postgresql_loses_and_duplicates_nothing(tmp_path, postgres_config):
-    stream = tmp_path / "stream.jsonl"
-    ids = make_stream(stream, n=8_000, agents=100)
-    command = [sys.executable, "-m", "adapters.cli.main", "--home", str(postgres_config.home), "ingest", str(stream)]
-    kills = run_and_kill(command, rounds=4, rng=random.Random(7), env=env_for(postgres_config))
-    assert kills >= 2, "ingest finished before it could be killed; make the stream longer"
-
-    system = bootstrap(postgres_config)
-    try:
-        assert_recorded_exactly_once(logged_events(system), ids)
-        assert_read_models_equal_a_rebuild(system)
-    finally:
-        system.close()
+    ingest_killed_at_random_loses_and_duplicates_nothing(
+        tmp_path, postgres_config, messages=8_000, rounds=4, seed=7, min_kills=2
+    )
 
 
 @pytest.mark.slow
