@@ -148,6 +148,10 @@ class Agent(TextIdAggregate):
             agent.pending.append(
                 {"reward": self.reward, "traits": self.traits, "action": self.action, "occurred_at": self.occurred_at}
             )
+            try:
+                agent.pending_baselines.append(agent.sentiment)  # the sentiment before it (rewardBaseline)
+            except AttributeError:  # restored from a snapshot taken before baselines were kept
+                agent.pending_baselines = [agent.sentiment]
             agent.sentiment = self.sentiment
             agent.below_since = self.below_since
             agent._touch(self.occurred_at, self.event_id)
@@ -202,6 +206,7 @@ class Agent(TextIdAggregate):
             agent.last_metrics = dict(self.metrics)
             agent.last_update_at = self.occurred_at
             agent.pending = []
+            agent.pending_baselines = []
 
     class UpdatesFrozen(TextIdAggregate.Event):
         TOPIC = _topic("UpdatesFrozen")
@@ -293,6 +298,7 @@ class Agent(TextIdAggregate):
         self.config = dict(config)
         self.feedback_count = 0
         self.pending: list[dict] = []
+        self.pending_baselines: list[float] = []  # each pending feedback's sentiment before it, in order
         self.sentiment = 0.0
         self.below_since: datetime | None = None
         self.frozen = False
@@ -474,7 +480,14 @@ class Agent(TextIdAggregate):
         )
 
     def pending_feedback(self) -> list[PendingFeedback]:
-        return [PendingFeedback(p["reward"], p["traits"], p["action"], p["occurred_at"]) for p in self.pending]
+        """Feedback pending in a snapshot taken before baselines were kept counts from a baseline of 0."""
+        baselines = getattr(self, "pending_baselines", [])
+        if len(baselines) != len(self.pending):
+            baselines = [0.0] * (len(self.pending) - len(baselines)) + baselines
+        return [
+            PendingFeedback(p["reward"], p["traits"], p["action"], p["occurred_at"], baseline)
+            for p, baseline in zip(self.pending, baselines, strict=True)
+        ]
 
     def derive_recalculation(self, settings: LearningSettings) -> Recalculation:
         """What a recalculation would give now: the audit compares it with what was recorded."""

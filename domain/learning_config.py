@@ -13,6 +13,7 @@ from typing import Any
 
 from attrs import evolve, field, frozen
 
+from domain.learning_options import CHOICES, DEFAULT_OPTIONS, InvalidLearningOption, LearningOptions, check_option
 from domain.settings import LearningSettings, RateBounds
 
 
@@ -45,14 +46,18 @@ class LearningConfig:
     trait_rates: Mapping[str, float] = field(factory=dict, converter=lambda m: dict(m or {}))
     action_rate: float | None = None
     epsilon: float | None = None
+    # The learning options this agent sets (docs/learning-options.md): option name → choice.
+    options: Mapping[str, str] = field(factory=dict, converter=lambda m: dict(m or {}))
 
     def to_dict(self) -> dict[str, Any]:
+        """The options appear only when set, so a configuration without them is what it always was."""
         return {
             "profile": self.profile,
             "traitRate": self.trait_rate,
             "traitRates": dict(self.trait_rates),
             "actionRate": self.action_rate,
             "epsilon": self.epsilon,
+            **{name: self.options[name] for name in CHOICES if self.options.get(name) is not None},
         }
 
     @classmethod
@@ -64,6 +69,7 @@ class LearningConfig:
             trait_rates=data.get("traitRates") or {},
             action_rate=data.get("actionRate"),
             epsilon=data.get("epsilon"),
+            options={name: data[name] for name in CHOICES if data.get(name) is not None},
         )
 
 
@@ -72,9 +78,23 @@ class EffectiveRates:
     trait_rates: Mapping[str, float]
     action_rate: float
     epsilon: float
+    options: LearningOptions = DEFAULT_OPTIONS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"traitRates": dict(self.trait_rates), "actionRate": self.action_rate, "epsilon": self.epsilon}
+        """Recorded in each recalculation; the options only when one is not at its default."""
+        rates = {"traitRates": dict(self.trait_rates), "actionRate": self.action_rate, "epsilon": self.epsilon}
+        if not self.options.is_default:
+            rates["options"] = self.options.to_dict()
+        return rates
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EffectiveRates:
+        return cls(
+            dict(data["traitRates"]),
+            data["actionRate"],
+            data["epsilon"],
+            LearningOptions.from_dict(data.get("options")),
+        )
 
 
 def _profile(config: LearningConfig) -> Profile | None:
@@ -138,11 +158,14 @@ def explain_rates(config: LearningConfig, settings: LearningSettings, archetype:
         )
         if c is not None
     )
-    return ExplainedRates(
-        EffectiveRates(trait_rates, action_rate, epsilon),
-        {"traitRates": trait_sources, "actionRate": action_source, "epsilon": epsilon_source},
-        tuple(capped),
-    )
+    options = settings.options.overridden_by(config.options)
+    sources: dict[str, Any] = {"traitRates": trait_sources, "actionRate": action_source, "epsilon": epsilon_source}
+    if not options.is_default:
+        sources["options"] = {
+            name: OVERRIDE if config.options.get(name) else (GLOBAL if choice != CHOICES[name][0] else DEFAULT)
+            for name, choice in options.to_dict().items()
+        }
+    return ExplainedRates(EffectiveRates(trait_rates, action_rate, epsilon, options), sources, tuple(capped))
 
 
 def effective_rates(config: LearningConfig, settings: LearningSettings, archetype: str | None = None) -> EffectiveRates:
@@ -162,6 +185,13 @@ def _check_structure(config: LearningConfig, settings: LearningSettings) -> None
     for name, value in _rates(config):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InvalidLearningConfig(f"{name} must be a finite number, got {value!r}")
+    for name, choice in config.options.items():
+        if name not in CHOICES:
+            raise InvalidLearningConfig(f"unknown learning option {name!r}; known options: {', '.join(CHOICES)}")
+        try:
+            check_option(name, choice)
+        except InvalidLearningOption as error:
+            raise InvalidLearningConfig(str(error)) from None
 
 
 def _rates(config: LearningConfig) -> list[tuple[str, float]]:

@@ -10,6 +10,7 @@ from statistics import fmean
 from attrs import frozen
 
 from domain.learning_config import EffectiveRates
+from domain.learning_options import CONSTANT, DEFAULT_OPTIONS, LearningOptions, weighted_step
 from domain.settings import LearningSettings
 
 ARCHETYPE, BLENDED, DATA = "archetype", "blended", "data"
@@ -21,6 +22,7 @@ class PendingFeedback:
     traits: Mapping[str, float]
     action: str | None
     occurred_at: datetime
+    baseline: float = 0.0  # the agent's sentiment just before this feedback was recorded
 
 
 @frozen
@@ -74,28 +76,35 @@ def update_traits(
     batch: Sequence[PendingFeedback],
     rates: Mapping[str, float],
     settings: LearningSettings,
+    options: LearningOptions = DEFAULT_OPTIONS,
 ) -> dict[str, float]:
-    """Each named trait moves by its rate times the mean of reward × attribution."""
+    """Each named trait moves by its rate times the mean of reward × attribution (by default)."""
     products: dict[str, list[float]] = {}
     for feedback in batch:
+        signal = options.signal(feedback.reward, feedback.baseline)
         for trait, attribution in feedback.traits.items():
-            products.setdefault(trait, []).append(feedback.reward * attribution)
+            products.setdefault(trait, []).append(signal * attribution)
     updated = dict(learned)
     for trait, values in products.items():
-        updated[trait] = settings.traits[trait].clamp(learned[trait] + rates[trait] * fmean(values))
+        step = weighted_step(values, options.trait_weighting)
+        updated[trait] = settings.traits[trait].clamp(learned[trait] + rates[trait] * step)
     return updated
 
 
 def update_preferences(
-    preferences: Mapping[str, float], batch: Sequence[PendingFeedback], action_rate: float
+    preferences: Mapping[str, float],
+    batch: Sequence[PendingFeedback],
+    action_rate: float,
+    options: LearningOptions = DEFAULT_OPTIONS,
 ) -> dict[str, float]:
-    rewards: dict[str, list[float]] = {}
+    signals: dict[str, list[float]] = {}
     for feedback in batch:
         if feedback.action is not None:
-            rewards.setdefault(feedback.action, []).append(feedback.reward)
+            signals.setdefault(feedback.action, []).append(options.signal(feedback.reward, feedback.baseline))
     updated = dict(preferences)
-    for action, values in rewards.items():
-        updated[action] = min(1.0, max(0.0, preferences[action] + action_rate * fmean(values)))
+    for action, values in signals.items():
+        step = weighted_step(values, options.action_weighting)
+        updated[action] = min(1.0, max(0.0, preferences[action] + action_rate * step))
     return updated
 
 
@@ -145,8 +154,12 @@ def recalculate(
     learned = dict(state.learned)
     if decay_applies(state, batch, settings):
         learned = decay_toward_priors(learned, state.priors, settings.decay_rate)
-    learned = update_traits(learned, batch, rates.trait_rates, settings)
-    preferences = update_preferences(state.preferences, batch, rates.action_rate)
+    options = rates.options
+    trait_rates = rates.trait_rates
+    if options.rate_schedule != CONSTANT:
+        trait_rates = {t: options.trait_rate(rate, state.feedback_count) for t, rate in trait_rates.items()}
+    learned = update_traits(learned, batch, trait_rates, settings, options)
+    preferences = update_preferences(state.preferences, batch, rates.action_rate, options)
     rewards = [f.reward for f in batch]
     epsilon, last_variance = explore_less_as_variance_falls(state.epsilon, state.last_batch_variance, rewards, settings)
     weight = blend_weight(state.feedback_count, settings)

@@ -22,6 +22,9 @@ from typing import Any
 from attrs import frozen
 
 from domain.catalogue import DEFAULT_ARCHETYPE, Archetype, TraitBounds
+from domain.learning_options import CHOICES as OPTION_CHOICES
+from domain.learning_options import DOCUMENT_KEYS as OPTION_KEYS
+from domain.learning_options import LearningOptions
 from domain.rewards import RewardRule, RewardTable
 from domain.settings import LearningSettings
 
@@ -112,7 +115,7 @@ def document_from_settings(settings: LearningSettings) -> dict[str, Any]:
         if settings.archetype_trait_rates.get(name):
             entry["trait_rates"] = dict(settings.archetype_trait_rates[name])
         archetypes[name] = entry
-    return {
+    document: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "actions": list(settings.actions),
         "rates": {
@@ -145,6 +148,9 @@ def document_from_settings(settings: LearningSettings) -> dict[str, Any]:
         "traits": {name: {"min": b.minimum, "max": b.maximum} for name, b in settings.traits.items()},
         "archetypes": archetypes,
     }
+    if not settings.options.is_default:  # absent when every option is at its default: version 0 stays as it was
+        document["options"] = {OPTION_KEYS[name]: choice for name, choice in settings.options.to_dict().items()}
+    return document
 
 
 def _minutes(duration: timedelta) -> float:
@@ -238,6 +244,7 @@ TOP_LEVEL = (
     "feedback",
     "traits",
     "archetypes",
+    "options",
 )
 
 
@@ -313,6 +320,7 @@ def settings_from_document(document: Any, base: LearningSettings, version: int) 
             f"{_fmt(values['epsilon_floor'])} is above rates.epsilon ({_fmt(values['epsilon'])}): ε starts at "
             "rates.epsilon and only ever falls toward the floor",
         )
+    options = _options(read, read.table(document, "options", "options", required=False))
     archetypes, archetype_rewards, archetype_rates = _archetypes(
         read, read.table(document, "archetypes", "archetypes"), traits, actions, kinds
     )
@@ -356,7 +364,25 @@ def settings_from_document(document: Any, base: LearningSettings, version: int) 
         epsilon_decay=got("epsilon_decay"),
         epsilon_floor=got("epsilon_floor"),
         full_confidence_feedback=int(got("full_confidence")),
+        options=options,
     )
+
+
+def _options(read: _Reader, table: Mapping[str, Any]) -> LearningOptions:
+    """The optional `[options]` table: each key one of its choices (docs/learning-options.md)."""
+    by_key = {key: name for name, key in OPTION_KEYS.items()}
+    read.unknown_keys(table, "options", tuple(by_key))
+    chosen = {}
+    for key, value in table.items():
+        name = by_key.get(key)
+        if name is None:
+            continue
+        choices = OPTION_CHOICES[name]
+        if not isinstance(value, str) or value not in choices:
+            read.problem(f"options.{key}", f"must be one of: {', '.join(choices)}; got {_shown(value)}")
+        else:
+            chosen[name] = value
+    return LearningOptions.from_dict(chosen)
 
 
 def _traits(read: _Reader, table: Mapping[str, Any]) -> dict[str, TraitBounds]:

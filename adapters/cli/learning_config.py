@@ -12,6 +12,16 @@ from adapters.bootstrap import System
 from adapters.cli.common import EXIT_OK, UsageError, actor, safe
 from adapters.service.learning_config_view import SOURCES_EXPLAINED, learning_config_view
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig
+from domain.learning_options import CHOICES as OPTION_CHOICES
+
+
+def _flag(option: str) -> str:
+    """`rewardBaseline` → `reward-baseline`: the option's command-line flag (without the dashes)."""
+    return "".join("-" + c.lower() if c.isupper() else c for c in option)
+
+
+def _attribute(option: str) -> str:
+    return _flag(option).replace("-", "_")
 
 
 def _trait_rates(values: Sequence[str]) -> tuple[float | None, dict[str, float]]:
@@ -49,6 +59,10 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
             trait_rates={**current.trait_rates, **per_trait},
             action_rate=args.action_rate if args.action_rate is not None else current.action_rate,
             epsilon=args.epsilon if args.epsilon is not None else current.epsilon,
+            options={
+                **current.options,
+                **{o: getattr(args, _attribute(o)) for o in OPTION_CHOICES if getattr(args, _attribute(o)) is not None},
+            },
         )
 
     return _reconfigure(system, args, edit)
@@ -56,10 +70,13 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
 
 def cmd_config_unset(system: System, args: argparse.Namespace) -> int:
     traits = args.trait_rate or []
-    if not (traits or args.profile or args.all_traits_rate or args.action_rate or args.epsilon or args.everything):
+    options = [o for o in OPTION_CHOICES if getattr(args, _attribute(o))]
+    if not (
+        traits or options or args.profile or args.all_traits_rate or args.action_rate or args.epsilon or args.everything
+    ):
         raise UsageError(
             "config unset needs what to remove: --trait-rate T (repeatable), --all-traits-rate, --profile, "
-            "--action-rate, --epsilon, or --all"
+            f"--action-rate, --epsilon, {', '.join('--' + _flag(o) for o in OPTION_CHOICES)}, or --all"
         )
     known = system.service.settings.traits
     for trait in traits:
@@ -76,6 +93,7 @@ def cmd_config_unset(system: System, args: argparse.Namespace) -> int:
             trait_rates={t: r for t, r in current.trait_rates.items() if t not in traits},
             action_rate=None if args.action_rate else current.action_rate,
             epsilon=None if args.epsilon else current.epsilon,
+            options={o: c for o, c in current.options.items() if o not in options},
         )
 
     return _reconfigure(system, args, edit)
@@ -89,6 +107,9 @@ def _print_rates(system: System, agent_id: str) -> None:
         print(f"  trait rate {trait:<12} {rate:<8g} from {sources['traitRates'][trait]}{capped}")
     print(f"  action rate {'':<11} {rates.action_rate:<8g} from {sources['actionRate']}")
     print(f"  epsilon {'':<15} {rates.epsilon:<8g} from {sources['epsilon']}")
+    option_sources = sources.get("options", {})
+    for option, choice in rates.options.to_dict().items():
+        print(f"  {option:<23} {choice:<12} from {option_sources.get(option, 'default')}")
 
 
 def cmd_config_show(system: System, args: argparse.Namespace) -> int:
@@ -124,6 +145,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--action-rate", type=float, metavar="R", help="the action learning rate, in [0.01, 0.10]")
     p.add_argument("--epsilon", type=float, metavar="E", help="the exploration rate ε, in [0.005, 0.10]")
+    for option, choices in OPTION_CHOICES.items():
+        p.add_argument(
+            "--" + _flag(option),
+            choices=choices,
+            help=f"the learning option {option} (docs/learning-options.md; default {choices[0]})",
+        )
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_set)
 
@@ -134,6 +161,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", action="store_true", help="the profile")
     p.add_argument("--action-rate", action="store_true", help="the action rate")
     p.add_argument("--epsilon", action="store_true", help="ε (the learned ε is kept)")
+    for option in OPTION_CHOICES:
+        p.add_argument("--" + _flag(option), action="store_true", help=f"the option {option}")
     p.add_argument("--all", dest="everything", action="store_true", help="every override and the profile")
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_unset)

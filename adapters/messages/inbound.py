@@ -49,6 +49,7 @@ from domain.commands import (
     RegisterAgent,
 )
 from domain.learning_config import PROFILES, LearningConfig
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from domain.settings import LearningSettings
 from domain.timestamps import parse_utc
 
@@ -184,12 +185,27 @@ def _learning_config(value: Any, name: str, settings: LearningSettings) -> Learn
                 UNKNOWN_NAME,
             )
         _number(rate, f"{name}.traitRates.{trait}")
+    options = {}
+    for option, choices in OPTION_CHOICES.items():
+        choice = value.get(option)
+        if choice is None:
+            continue
+        if not isinstance(choice, str):
+            raise BadMessage(
+                f"{name}.{option} must be a string, one of: {', '.join(choices)}; got {shown(choice)}", TYPE_MISMATCH
+            )
+        if choice not in choices:
+            raise BadMessage(
+                f"{name}.{option} {shown(choice)} is unknown; choose one of: {', '.join(choices)}", UNKNOWN_NAME
+            )
+        options[option] = choice
     return LearningConfig(
         profile=profile,
         trait_rate=_optional_number(value.get("traitRate"), f"{name}.traitRate"),
         trait_rates={t: float(r) for t, r in trait_rates.items()},
         action_rate=_optional_number(value.get("actionRate"), f"{name}.actionRate"),
         epsilon=_optional_number(value.get("epsilon"), f"{name}.epsilon"),
+        options=options,
     )
 
 

@@ -10,6 +10,7 @@ from attrs import frozen
 
 from domain.agent import Agent, agent_id_of
 from domain.dead_letter import DeadLetter
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from domain.learning_update import learning_update
 from domain.model_registry import ModelRegistry, scope_name, scope_of_registry
 from domain.timestamps import to_iso
@@ -99,6 +100,7 @@ def learning_configured(event: Agent.LearningConfigured, position: int) -> Outbo
                 "traitRates": config.get("traitRates") or {},
                 "actionRate": config.get("actionRate"),
                 "epsilon": config.get("epsilon"),
+                **{option: config[option] for option in OPTION_CHOICES if config.get(option) is not None},
             },
             "effectiveRates": explained.get("rates"),
             "sources": explained.get("sources"),

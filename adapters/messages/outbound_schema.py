@@ -13,6 +13,7 @@ from typing import Any
 from adapters.messages.dead_letter_codes import DEAD_LETTER_CODES
 from adapters.messages.outbound import FEEDBACK_DLQ, JSON, LEARNING_UPDATES, MODEL_UPDATES
 from domain.learning_config import PROFILES, RATE_SOURCES
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from domain.model_registry import PROMOTE, ROLLBACK
 from domain.recalculation import ARCHETYPE, BLENDED, DATA
 from domain.rules import NAME
@@ -78,9 +79,21 @@ METRICS = {
 }
 
 RATE = {"type": "number", "minimum": 0, "maximum": 1}
+OPTIONS = {
+    "type": "object",
+    "description": "the learning options in force (docs/learning-options.md); absent when all are at their defaults",
+    "properties": {option: {"enum": list(choices)} for option, choices in OPTION_CHOICES.items()},
+    "required": list(OPTION_CHOICES),
+    "additionalProperties": False,
+}
 RATES = {
     "type": "object",
-    "properties": {"traitRates": _named(RATE, "trait → rate"), "actionRate": RATE, "epsilon": RATE},
+    "properties": {
+        "traitRates": _named(RATE, "trait → rate"),
+        "actionRate": RATE,
+        "epsilon": RATE,
+        "options": OPTIONS,
+    },
     "required": ["traitRates", "actionRate", "epsilon"],
     "additionalProperties": False,
 }
@@ -91,6 +104,11 @@ SOURCES = {
         "traitRates": _named(SOURCE, "trait → where its rate comes from"),
         "actionRate": SOURCE,
         "epsilon": SOURCE,
+        "options": {
+            "type": "object",
+            "properties": {option: SOURCE for option in OPTION_CHOICES},
+            "additionalProperties": False,
+        },
     },
     "required": ["traitRates", "actionRate", "epsilon"],
     "additionalProperties": False,
@@ -154,6 +172,7 @@ def outbound_schemas() -> dict[str, dict[str, Any]]:
                         "traitRates": _named({"type": "number"}, "trait → the agent's own rate"),
                         "actionRate": NULLABLE_RATE,
                         "epsilon": NULLABLE_RATE,
+                        **{option: {"enum": list(choices)} for option, choices in OPTION_CHOICES.items()},
                     },
                     "required": ["traitRate", "traitRates", "actionRate", "epsilon"],
                     "additionalProperties": False,

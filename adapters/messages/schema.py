@@ -18,6 +18,7 @@ from adapters.messages.inbound import (
     PARSERS,
 )
 from domain.learning_config import PROFILES
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from domain.settings import LearningSettings
 
 
@@ -53,6 +54,10 @@ def learning_config_schema(settings: LearningSettings) -> dict:
             },
             "actionRate": _number(),
             "epsilon": _number(),
+            **{
+                option: _names(choices, f"a learning option (docs/learning-options.md); default {choices[0]}")
+                for option, choices in OPTION_CHOICES.items()
+            },
         },
     }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.learning_options import CHOICES as OPTION_CHOICES
+from domain.learning_options import DOCUMENT_KEYS as OPTION_KEYS
 from domain.rules import CAPS, MAX_NAMES, NAME, SCHEMA_VERSION, TOP_LEVEL, Cap
 
 SCHEMA_ID = "https://agent-learning.dev/schemas/rules-v1.json"
@@ -130,7 +132,18 @@ def rules_schema() -> dict[str, Any]:
                         required=["traits", "actions"],
                     )
                 ),
+                "options": _table(
+                    {
+                        OPTION_KEYS[name]: {
+                            "enum": list(choices),
+                            "description": f"every agent's {name} unless it sets its own (docs/learning-options.md)",
+                        }
+                        for name, choices in OPTION_CHOICES.items()
+                    },
+                    required=[],
+                ),
             },
-            required=list(TOP_LEVEL),  # every table of the document is required
+            # every table of the document is required but [options] (all of them off when it is absent)
+            required=[key for key in TOP_LEVEL if key != "options"],
         ),
     }

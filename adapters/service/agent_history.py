@@ -8,6 +8,7 @@ from typing import Any
 
 from adapters.service.learning_service import LearningService
 from domain.agent import Agent
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from domain.timestamps import to_iso
 
 INTERNAL_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
@@ -46,6 +47,7 @@ def _rates(config: dict) -> str:
             parts.append(f"{label} {config[key]}")
     for trait, rate in sorted((config.get("traitRates") or {}).items()):
         parts.append(f"{trait} rate {rate}")
+    parts += [f"{option} {config[option]}" for option in OPTION_CHOICES if config.get(option) is not None]
     return ", ".join(parts) or "defaults"
 
 

@@ -3,7 +3,7 @@ administrators' freeze and unfreeze."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from adapters.web.problems import problems
 from adapters.web.system_pool import SystemPool
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import InvalidLearningConfig, LearningConfig, validate_command_config
+from domain.learning_options import CHOICES as OPTION_CHOICES
 from jobs.model_registry_service import served_models
 
 router = APIRouter(prefix="/api")
@@ -33,6 +34,11 @@ class LearningConfigBody(BaseModel):
     traitRates: dict[str, Annotated[float, Field(strict=True)]] = Field(default_factory=dict)
     actionRate: Rate = None
     epsilon: Rate = None
+    # The learning options (docs/learning-options.md), their choices the domain's own.
+    rewardBaseline: Literal[OPTION_CHOICES["rewardBaseline"]] | None = None  # type: ignore[valid-type]
+    traitWeighting: Literal[OPTION_CHOICES["traitWeighting"]] | None = None  # type: ignore[valid-type]
+    actionWeighting: Literal[OPTION_CHOICES["actionWeighting"]] | None = None  # type: ignore[valid-type]
+    rateSchedule: Literal[OPTION_CHOICES["rateSchedule"]] | None = None  # type: ignore[valid-type]
 
 
 class ReasonBody(BaseModel):
@@ -77,6 +83,7 @@ def put_learning_config(
         trait_rates=body.traitRates,
         action_rate=body.actionRate,
         epsilon=body.epsilon,
+        options={o: getattr(body, o) for o in OPTION_CHOICES if getattr(body, o) is not None},
     )
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)
