@@ -87,10 +87,7 @@ class LearningOptions:
     def overridden_by(self, chosen: Mapping[str, str | None]) -> LearningOptions:
         """These options with the ones `chosen` sets (None: not set there)."""
         return LearningOptions(
-            **{
-                attribute: chosen.get(name) or getattr(self, attribute)  # type: ignore[arg-type]
-                for name, attribute in _ATTRIBUTES.items()
-            }
+            **{attribute: chosen.get(name) or getattr(self, attribute) for name, attribute in _ATTRIBUTES.items()}
         )
 
     # -------------------------------------------------------------- the rules

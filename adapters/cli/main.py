@@ -26,6 +26,7 @@ from adapters.cli import (
     relay,
     rules,
     servers,
+    simulate,
     tokens,
 )
 from adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, err
@@ -49,6 +50,7 @@ COMMAND_ROOMS = (
     insights,
     models,
     jobs,
+    simulate,
 )
 
 
