@@ -41,6 +41,7 @@ from domain.learning_config import (
     effective_rates,
     explain_rates,
 )
+from domain.propensity import POLICY_LOG_LIMIT, check_logged, propensity
 from domain.recalculation import (
     ARCHETYPE,
     LearningState,
@@ -119,10 +120,12 @@ class Agent(TextIdAggregate):
             state["rules_version"] = None
 
     class FeedbackRecorded(TextIdAggregate.Event):
-        """v2 added `prompt` and `response` (the batch loop's training text)."""
+        """v2 added `prompt` and `response` (the batch loop's training text); v3 the propensity: the policy
+        version that acted, the probability it chose `action` with, and whether both were logged by the
+        runtime or derived from the policy in force at `occurred_at` (domain/propensity.py)."""
 
         TOPIC = _topic("FeedbackRecorded")
-        class_version = 2
+        class_version = 3
         event_id: str
         kind: str
         value: float | None
@@ -137,11 +140,20 @@ class Agent(TextIdAggregate):
         sentiment: float
         below_since: datetime | None
         occurred_at: datetime
+        policy_version: int | None
+        action_probability: float | None
+        propensity_source: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["prompt"] = None
             state["response"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["policy_version"] = None  # not known for feedback recorded before propensities were kept
+            state["action_probability"] = None
+            state["propensity_source"] = None
 
         def apply(self, agent: Agent) -> None:
             agent.feedback_count += 1
@@ -207,6 +219,11 @@ class Agent(TextIdAggregate):
             agent.last_update_at = self.occurred_at
             agent.pending = []
             agent.pending_baselines = []
+            log = agent.published_policies()
+            log.append([self.policy_version, self.occurred_at, agent.policy])
+            if len(log) > POLICY_LOG_LIMIT:
+                del log[0]
+            agent.policy_log = log
 
     class UpdatesFrozen(TextIdAggregate.Event):
         TOPIC = _topic("UpdatesFrozen")
@@ -295,6 +312,8 @@ class Agent(TextIdAggregate):
         self.preferences = dict(action_priors)
         self.epsilon = epsilon
         self.policy = published_policy(self.preferences, epsilon, tuple(action_priors))
+        # [version, published at, policy] of the last POLICY_LOG_LIMIT policies, oldest first (propensities)
+        self.policy_log: list[list] = [[0, occurred_at, self.policy]]
         self.config = dict(config)
         self.feedback_count = 0
         self.pending: list[dict] = []
@@ -356,6 +375,14 @@ class Agent(TextIdAggregate):
             return DUPLICATE
         rewards = settings.rewards_for(self.archetype)
         reward = rewards.reward_for(command.kind, command.value)
+        check_logged(self.agent_id, self.policy_version, command.policy_version, command.action_probability)
+        policy_version, probability, source = propensity(
+            self.published_policies(),
+            command.occurred_at,
+            command.action,
+            command.policy_version,
+            command.action_probability,
+        )
         sentiment = self.sentiment + settings.sentiment_alpha * (reward - self.sentiment)
         if sentiment < settings.freeze_threshold:
             below_since = self.below_since or command.occurred_at
@@ -377,6 +404,9 @@ class Agent(TextIdAggregate):
             sentiment=sentiment,
             below_since=below_since,
             occurred_at=command.occurred_at,
+            policy_version=policy_version,
+            action_probability=probability,
+            propensity_source=source,
         )
         self._after_event(command.occurred_at, settings, strong_signal=rewards.is_strong_signal(command.kind))
         return RECORDED
@@ -478,6 +508,14 @@ class Agent(TextIdAggregate):
             last_batch_feedback_at=self.last_batch_feedback_at,
             last_batch_variance=self.last_batch_variance,
         )
+
+    def published_policies(self) -> list[list]:
+        """The policies this agent keeps, [version, published at, policy] oldest first; an agent restored from
+        a snapshot taken before they were kept has only its current one."""
+        log = getattr(self, "policy_log", None)
+        if log is None:
+            log = self.policy_log = [[self.policy_version, self.last_update_at, self.policy]]
+        return log
 
     def pending_feedback(self) -> list[PendingFeedback]:
         """Feedback pending in a snapshot taken before baselines were kept counts from a baseline of 0."""

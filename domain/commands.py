@@ -46,6 +46,10 @@ class RecordFeedback:
     user_id: str | None = None
     prompt: str | None = None
     response: str | None = None
+    # The propensity, when the agent runtime logs it: the policy version it acted on and the probability
+    # with which that policy chose `action` (docs/contract.md, "Propensities").
+    policy_version: int | None = None
+    action_probability: float | None = None
 
 
 @frozen

@@ -11,7 +11,7 @@ from typing import IO
 from attrs import define, field
 
 from adapters.messages.inbound import BadMessage, parse_message
-from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
+from adapters.service.learning_service import BatchOutcome, LearningService, Received, Rejection
 
 BATCH_SIZE = 1000
 
@@ -37,7 +37,7 @@ def _batches(lines: Iterable[bytes], source: str, service: LearningService, firs
         if not batch:  # each batch is parsed under the rules version in force when it starts
             settings = service.refresh_rules()
         try:
-            batch.append(parse_message(raw, settings))
+            batch.append(Received(parse_message(raw, settings), source, f"line {number}", raw))
         except BadMessage as error:
             batch.append(Rejection(source, f"line {number}", raw, str(error), agent_id=error.agent_id, code=error.code))
         if len(batch) >= BATCH_SIZE:

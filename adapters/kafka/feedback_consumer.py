@@ -29,7 +29,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from adapters.kafka.topics import DEFAULT_GROUP_ID, DEFAULT_POLL_SECONDS, KafkaTopics, client_config
 from adapters.messages.dead_letter_codes import EMPTY_MESSAGE
 from adapters.messages.inbound import BadMessage, parse_message
-from adapters.service.learning_service import BatchOutcome, LearningService, Rejection
+from adapters.service.learning_service import BatchOutcome, LearningService, Received, Rejection
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ class FeedbackConsumer:
         if raw is None:
             return Rejection(source, position, b"", NULL_VALUE_REASON, key=key, code=EMPTY_MESSAGE)
         try:
-            return parse_message(raw, self.service.settings)
+            return Received(parse_message(raw, self.service.settings), source, position, raw, key)
         except BadMessage as error:
             return Rejection(source, position, raw, str(error), key=key, agent_id=error.agent_id, code=error.code)
 

@@ -234,6 +234,7 @@ def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedba
             )
         _number(attribution, f"traits.{trait}", -1, 1)
     action = _name(m, "action", settings.actions, "action")
+    policy_version, action_probability = _propensity(m, action)
     return RecordFeedback(
         **common,
         kind=kind,
@@ -245,7 +246,31 @@ def _feedback(m: dict, common: dict, settings: LearningSettings) -> RecordFeedba
         user_id=_text(m, "userId", required=False),
         prompt=_text(m, "prompt", required=False),
         response=_text(m, "response", required=False),
+        policy_version=policy_version,
+        action_probability=action_probability,
     )
+
+
+def _propensity(m: dict, action: str | None) -> tuple[int | None, float | None]:
+    """`policyVersion` (a whole number ≥ 0) and `actionProbability` (in (0, 1], with an `action`); whether the
+    version was ever published is the agent's to say (domain/propensity.py)."""
+    version = m.get("policyVersion")
+    if version is not None:
+        number = _number(version, "policyVersion", 0)  # type, size and range first
+        if not number.is_integer():
+            raise BadMessage(f"field 'policyVersion' must be a whole number, got {shown(version)}", TYPE_MISMATCH)
+        version = int(number)
+    probability = m.get("actionProbability")
+    if probability is not None:
+        probability = _number(probability, "actionProbability")
+        if not 0 < probability <= 1:
+            raise BadMessage(
+                f"field 'actionProbability' = {probability:g} is out of range (0, 1]: the chance the action had",
+                OUT_OF_RANGE,
+            )
+        if action is None:
+            raise BadMessage("field 'actionProbability' needs the 'action' it is the probability of", MISSING_FIELD)
+    return version, probability
 
 
 def _registered(m: dict, common: dict, settings: LearningSettings) -> RegisterAgent:

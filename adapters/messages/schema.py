@@ -95,6 +95,20 @@ def message_schema(settings: LearningSettings) -> dict:
             "userId": _id(False, "the user who gave the feedback"),
             "prompt": _text("what the user said (the batch loop's training text)"),
             "response": _text("what the agent answered"),
+            "policyVersion": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": MAX_NUMBER,
+                "description": "the AgentLearningUpdated version the agent acted on; one it never published is "
+                "refused. Left out: the policy in force at occurredAt",
+            },
+            "actionProbability": {
+                "type": ["number", "null"],
+                "exclusiveMinimum": 0,
+                "maximum": 1,
+                "description": "the probability that policy chose `action` with (needs `action`). Left out: "
+                "derived from the policy, and recorded as derived",
+            },
         },
         "session_ended": {"sessionId": _id(False, "the conversation")},
         "activity": {"activity": _id(False, "what happened (default conversation)")},

@@ -66,6 +66,27 @@ class Rejection:
     code: str = UNCLASSIFIED  # the stable machine-readable kind of problem (dead_letter_codes.py)
 
 
+@frozen
+class Received:
+    """A parsed command and the message it came from. A rule only the agent can check (a policy version
+    it never published) may still refuse it; its dead letter then keeps the message's source, position
+    and bytes, as one refused at parsing does."""
+
+    command: AgentCommand
+    source: str
+    position: str
+    raw: bytes
+    key: bytes | None = None
+
+    @property
+    def event_id(self) -> str | None:
+        return self.command.event_id
+
+    @property
+    def agent_id(self) -> str:
+        return self.command.agent_id
+
+
 @define
 class BatchOutcome:
     recorded: int = 0
@@ -141,7 +162,7 @@ class LearningService(Application):
 
     def process(
         self,
-        items: Sequence[AgentCommand | Rejection],
+        items: Sequence[AgentCommand | Received | Rejection],
         trackings: Sequence[Tracking] = (),
         authorize: Authorize | None = None,
         refresh_rules: bool = True,
@@ -179,14 +200,19 @@ class LearningService(Application):
                 "dead-lettering command %s of agent %r: it could not be processed", item.event_id, item.agent_id
             )
             reason = f"could not be processed ({type(error).__name__}: {str(error)[:200]})"
-            rejection = Rejection(
-                "command", item.event_id or "-", b"", reason, agent_id=item.agent_id, code=UNPROCESSABLE
-            )
+            if isinstance(item, Received):
+                rejection = Rejection(
+                    item.source, item.position, item.raw, reason, item.key, item.agent_id, UNPROCESSABLE
+                )
+            else:
+                rejection = Rejection(
+                    "command", item.event_id or "-", b"", reason, agent_id=item.agent_id, code=UNPROCESSABLE
+                )
             return self._process([rejection], trackings)
 
     def _process(
         self,
-        items: Sequence[AgentCommand | Rejection],
+        items: Sequence[AgentCommand | Received | Rejection],
         trackings: Sequence[Tracking],
         authorize: Authorize | None = None,
     ) -> BatchOutcome:
@@ -215,6 +241,9 @@ class LearningService(Application):
                 outcome.rejected.append(item)
                 dead_letters.append(self._dead_letter(item, now))
                 continue
+            origin = None
+            if isinstance(item, Received):
+                origin, item = item, item.command
             if authorize is not None:
                 current = agents.get(item.agent_id) or loaded.find(agent_aggregate_id(item.agent_id))
                 item = authorize(item, current)
@@ -222,9 +251,14 @@ class LearningService(Application):
                 result = self._apply(item, agents, registration, loaded)
             except ValueError as error:  # a rule the boundary could not check: reject, go on
                 code = UNKNOWN_KIND if isinstance(error, UnknownFeedback) else REFUSED_BY_RULES
-                rejection = Rejection(
-                    "command", item.event_id or "-", b"", str(error), agent_id=item.agent_id, code=code
-                )
+                if origin is not None:
+                    rejection = Rejection(
+                        origin.source, origin.position, origin.raw, str(error), origin.key, item.agent_id, code
+                    )
+                else:
+                    rejection = Rejection(
+                        "command", item.event_id or "-", b"", str(error), agent_id=item.agent_id, code=code
+                    )
                 outcome.rejected.append(rejection)
                 dead_letters.append(self._dead_letter(rejection, now))
                 continue

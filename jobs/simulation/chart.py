@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-WIDTH, HEIGHT = 760, 420
-LEFT, RIGHT, TOP, BOTTOM = 60, 200, 30, 50
+WIDTH, HEIGHT = 900, 420
+LEFT, RIGHT, TOP, BOTTOM = 60, 300, 30, 50
 COLOURS = ("#1b6ca8", "#d1495b", "#00a676", "#edae49", "#6a4c93", "#3d405b", "#ff7f11", "#2a9d8f")
 
 
@@ -63,8 +63,19 @@ def learning_curves_svg(summaries: Sequence[dict[str, Any]], title: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+SHORT = {
+    "rewardBaseline=sentiment": "baseline",
+    "traitWeighting=per-feedback": "per-feedback",
+    "actionWeighting=per-feedback": "+actions",
+    "rateSchedule=anneal": "anneal",
+}
+
+
 def _short(name: str) -> str:
-    return name if len(name) <= 26 else name[:25] + "…"
+    """`fast,rewardBaseline=sentiment,traitWeighting=per-feedback` → `fast + baseline per-feedback`."""
+    profile, *options = name.split(",")
+    label = profile + (" + " + " ".join(SHORT.get(o, o) for o in options) if options else "")
+    return label if len(label) <= 44 else label[:43] + "…"
 
 
 def _ticks(low: float, high: float) -> list[float]:

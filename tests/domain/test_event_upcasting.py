@@ -94,15 +94,29 @@ def test_a_loaded_version_1_feedback_event_still_applies_to_the_agent(mapper, tr
     assert "fb-old" in agent.seen_event_ids
 
 
-def test_a_new_feedback_event_is_stored_as_version_2_and_round_trips_its_text(mapper):
+def test_a_new_feedback_event_is_stored_as_version_3_and_round_trips_its_text_and_propensity(mapper):
     agent = registered_agent()
-    agent.record_feedback(feedback(at(minutes=1), prompt="hi?", response="hello!"), SETTINGS)
+    command = feedback(at(minutes=1), prompt="hi?", response="hello!", action="answer", action_probability=0.4)
+    agent.record_feedback(command, SETTINGS)
     [recorded] = agent.collect_events()
     stored = mapper.to_stored_event(recorded)
-    assert json.loads(stored.state)["class_version"] == 2
+    assert json.loads(stored.state)["class_version"] == 3
     loaded = mapper.to_domain_event(stored)
     assert (loaded.prompt, loaded.response) == ("hi?", "hello!")
+    assert (loaded.policy_version, loaded.action_probability, loaded.propensity_source) == (0, 0.4, "logged")
     assert vars(loaded) == vars(recorded)
+
+
+def test_a_version_2_feedback_event_loads_with_no_propensity(mapper, transcoder):
+    payload = {**version_1_feedback_payload(), "prompt": "p", "response": "r", "class_version": 2}
+    stored = StoredEvent("agent:a-1", 2, "agent_learning:Agent.FeedbackRecorded", transcoder.encode(payload))
+    loaded = mapper.to_domain_event(stored)
+    assert (loaded.prompt, loaded.policy_version, loaded.action_probability, loaded.propensity_source) == (
+        "p",
+        None,
+        None,
+        None,
+    )
 
 
 def test_a_whole_history_survives_storing_and_loading(mapper):

@@ -123,6 +123,20 @@ HOSTILE = {
     "an agent id with a slash": (_line(agentId="a/b"), "contains '/'"),
     "an agent id with a newline": (_line(agentId="a\nb"), "control characters"),
     "an id of 10,000 characters": (_line(userId="u" * 10_000), "an id has at most 256"),
+    "a policy version never published": (
+        _line(action="answer", policyVersion=3),
+        "policyVersion 3 was never published for agent 'a': its policies are versions 0 to 0",
+    ),
+    "a negative policy version": (_line(policyVersion=-1), "field 'policyVersion' = -1 is out of range"),
+    "a fractional policy version": (_line(policyVersion=1.5), "field 'policyVersion' must be a whole number"),
+    "a policy version as a string": (_line(policyVersion="1"), "field 'policyVersion' must be a number"),
+    "a 400-digit policy version": (
+        _line(action="answer").replace('"kind"', f'"policyVersion": {HUGE}, "kind"'),
+        "400-digit number",
+    ),
+    "an action probability of 0": (_line(action="answer", actionProbability=0), "out of range (0, 1]"),
+    "an action probability above 1": (_line(action="answer", actionProbability=1.2), "out of range (0, 1]"),
+    "an action probability without an action": (_line(actionProbability=0.5), "needs the 'action'"),
 }
 # json.dumps escapes the backslash of the \ud800 and \n written above; undo that, so the line carries the escape.
 HOSTILE = {name: (line.replace("\\\\", "\\"), reason) for name, (line, reason) in HOSTILE.items()}
