@@ -181,10 +181,11 @@ class Agent(TextIdAggregate):
         occurred_at: datetime
 
     class PolicyRecalculated(TextIdAggregate.Event):
-        """v2 added the version of the learning rules the recalculation used (0: the built-in ones)."""
+        """v2 added the version of the learning rules the recalculation used (0: the built-in ones); v3 what
+        an exploration strategy other than epsilon-greedy keeps (None for epsilon-greedy: domain/exploration.py)."""
 
         TOPIC = _topic("PolicyRecalculated")
-        class_version = 2
+        class_version = 3
         policy_version: int
         trigger: str
         learned: dict
@@ -199,10 +200,15 @@ class Agent(TextIdAggregate):
         rates: dict
         rules_version: int
         occurred_at: datetime
+        exploration: dict | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["rules_version"] = 0
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["exploration"] = None  # epsilon-greedy: the only strategy there was
 
         def apply(self, agent: Agent) -> None:
             agent.policy_version = self.policy_version
@@ -224,6 +230,8 @@ class Agent(TextIdAggregate):
             if len(log) > POLICY_LOG_LIMIT:
                 del log[0]
             agent.policy_log = log
+            if self.exploration is not None and "posterior" in self.exploration:
+                agent.posterior = self.exploration["posterior"]
 
     class UpdatesFrozen(TextIdAggregate.Event):
         TOPIC = _topic("UpdatesFrozen")
@@ -314,6 +322,7 @@ class Agent(TextIdAggregate):
         self.policy = published_policy(self.preferences, epsilon, tuple(action_priors))
         # [version, published at, policy] of the last POLICY_LOG_LIMIT policies, oldest first (propensities)
         self.policy_log: list[list] = [[0, occurred_at, self.policy]]
+        self.posterior: dict | None = None  # the last Thompson posterior, action → [α, β] (domain/exploration.py)
         self.config = dict(config)
         self.feedback_count = 0
         self.pending: list[dict] = []
@@ -491,7 +500,7 @@ class Agent(TextIdAggregate):
         """A trait or action that rules added since this agent last learned starts from its archetype's prior."""
         priors, learned, preferences = self.priors, self.learned, self.preferences
         if len(priors) != len(settings.traits) or len(preferences) != len(settings.actions):
-            archetype = settings.archetypes.get(self.archetype) or settings.archetype(DEFAULT_ARCHETYPE)
+            archetype = archetype_of(self.archetype, settings)
             added = {t: archetype.trait_priors[t] for t in settings.traits if t not in priors}
             priors, learned = {**priors, **added}, {**learned, **added}
             preferences = {
@@ -507,6 +516,8 @@ class Agent(TextIdAggregate):
             sentiment=self.sentiment,
             last_batch_feedback_at=self.last_batch_feedback_at,
             last_batch_variance=self.last_batch_variance,
+            action_priors=archetype_of(self.archetype, settings).action_priors,
+            posterior=getattr(self, "posterior", None),
         )
 
     def published_policies(self) -> list[list]:
@@ -617,6 +628,7 @@ class Agent(TextIdAggregate):
             rates=rates.to_dict(),
             rules_version=settings.rules_version,
             occurred_at=now,
+            exploration=result.exploration,
         )
 
     # ------------------------------------------------------- state transitions
@@ -686,6 +698,11 @@ class Agent(TextIdAggregate):
         self.last_activity_at = occurred_at
         if event_id is not None:
             self.seen_event_ids[event_id] = None
+
+
+def archetype_of(name: str, settings: LearningSettings):
+    """The archetype of this name in the rules, or the default one (an agent's archetype is never removed)."""
+    return settings.archetypes.get(name) or settings.archetype(DEFAULT_ARCHETYPE)
 
 
 def replay(events: Iterable[TextIdAggregate.Event]) -> Agent | None:

@@ -48,6 +48,7 @@ class LearningConfig:
     epsilon: float | None = None
     # The learning options this agent sets (docs/learning-options.md): option name → choice.
     options: Mapping[str, str] = field(factory=dict, converter=lambda m: dict(m or {}))
+    temperature: float | None = None  # softmax's (the `exploration` option)
 
     def to_dict(self) -> dict[str, Any]:
         """The options appear only when set, so a configuration without them is what it always was."""
@@ -58,6 +59,7 @@ class LearningConfig:
             "actionRate": self.action_rate,
             "epsilon": self.epsilon,
             **{name: self.options[name] for name in CHOICES if self.options.get(name) is not None},
+            **({"temperature": self.temperature} if self.temperature is not None else {}),
         }
 
     @classmethod
@@ -70,6 +72,7 @@ class LearningConfig:
             action_rate=data.get("actionRate"),
             epsilon=data.get("epsilon"),
             options={name: data[name] for name in CHOICES if data.get(name) is not None},
+            temperature=data.get("temperature"),
         )
 
 
@@ -158,12 +161,14 @@ def explain_rates(config: LearningConfig, settings: LearningSettings, archetype:
         )
         if c is not None
     )
-    options = settings.options.overridden_by(config.options)
+    options = settings.options.overridden_by(config.options, config.temperature)
     sources: dict[str, Any] = {"traitRates": trait_sources, "actionRate": action_source, "epsilon": epsilon_source}
     if not options.is_default:
+        chosen = {**config.options, **({"temperature": config.temperature} if config.temperature is not None else {})}
+        defaults = DEFAULT_OPTIONS.to_dict()
         sources["options"] = {
-            name: OVERRIDE if config.options.get(name) else (GLOBAL if choice != CHOICES[name][0] else DEFAULT)
-            for name, choice in options.to_dict().items()
+            name: OVERRIDE if chosen.get(name) is not None else (GLOBAL if value != defaults[name] else DEFAULT)
+            for name, value in options.to_dict().items()
         }
     return ExplainedRates(EffectiveRates(trait_rates, action_rate, epsilon, options), sources, tuple(capped))
 
@@ -197,11 +202,13 @@ def _check_structure(config: LearningConfig, settings: LearningSettings) -> None
 def _rates(config: LearningConfig) -> list[tuple[str, float]]:
     named: list[tuple[str, Any]] = [("traitRate", config.trait_rate)]
     named += [(f"traitRates.{t}", r) for t, r in config.trait_rates.items()]
-    named += [("actionRate", config.action_rate), ("epsilon", config.epsilon)]
+    named += [("actionRate", config.action_rate), ("epsilon", config.epsilon), ("temperature", config.temperature)]
     return [(n, v) for n, v in named if v is not None]
 
 
 def _bounds_for(name: str, settings: LearningSettings) -> RateBounds:
+    if name == "temperature":
+        return settings.temperature_bounds
     if name.startswith("trait"):
         return settings.trait_rate_bounds
     return settings.action_rate_bounds if name == "actionRate" else settings.epsilon_bounds
@@ -239,5 +246,6 @@ def cap_event_config(config: LearningConfig, settings: LearningSettings) -> tupl
         trait_rates={t: cap(f"traitRates.{t}", r) for t, r in config.trait_rates.items()},
         action_rate=cap("actionRate", config.action_rate),
         epsilon=cap("epsilon", config.epsilon),
+        temperature=cap("temperature", config.temperature),
     )
     return capped_config, caps

@@ -11,6 +11,8 @@ rules document's `[options]` table sets the default for every agent that does no
   a trait as far as one feedback of a full batch, not five times as far.
 - `rateSchedule`: `constant` | `anneal`: each trait rate × min(1, √(200 / feedback_count)),
   never below 0.02 (nor above the rate itself).
+- `exploration`: `epsilon-greedy` | `softmax` (with `temperature`) | `thompson`: how the
+  published action policy is made (domain/exploration.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from statistics import fmean
 from types import MappingProxyType
 from typing import Any
 
-from attrs import fields, frozen
+from attrs import frozen
+
+from domain.exploration import EPSILON_GREEDY, STRATEGIES
 
 NONE, SENTIMENT = "none", "sentiment"
 BATCH_MEAN, PER_FEEDBACK = "batch-mean", "per-feedback"
@@ -34,6 +38,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "traitWeighting": (BATCH_MEAN, PER_FEEDBACK),
         "actionWeighting": (BATCH_MEAN, PER_FEEDBACK),
         "rateSchedule": (CONSTANT, ANNEAL),
+        "exploration": STRATEGIES,
     }
 )
 DOCUMENT_KEYS: Mapping[str, str] = MappingProxyType(
@@ -42,8 +47,11 @@ DOCUMENT_KEYS: Mapping[str, str] = MappingProxyType(
         "traitWeighting": "trait_weighting",
         "actionWeighting": "action_weighting",
         "rateSchedule": "rate_schedule",
+        "exploration": "exploration",
     }
 )
+TEMPERATURE = 0.1  # softmax's default temperature
+TEMPERATURE_BOUNDS = (0.01, 1.0)  # …and the temperatures a configuration may choose
 
 PER_FEEDBACK_MIN_COUNT = 5  # a batch counts as at least this many feedbacks under `per-feedback`
 ANNEAL_HORIZON = 200  # feedbacks after which `anneal` starts to lower the trait rates
@@ -68,26 +76,35 @@ class LearningOptions:
     trait_weighting: str = BATCH_MEAN
     action_weighting: str = BATCH_MEAN
     rate_schedule: str = CONSTANT
+    exploration: str = EPSILON_GREEDY
+    temperature: float = TEMPERATURE  # of softmax; kept, and recorded, whatever the strategy
 
     @property
     def is_default(self) -> bool:
         return self == DEFAULT_OPTIONS
 
-    def to_dict(self) -> dict[str, str]:
-        return {name: getattr(self, attribute) for name, attribute in _ATTRIBUTES.items()}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, attribute) for name, attribute in _ATTRIBUTES.items()},
+            "temperature": self.temperature,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> LearningOptions:
         """From a mapping of option names (what `to_dict` gives); missing ones take their defaults."""
         data = data or {}
-        return cls(
-            **{attribute: check_option(name, data[name]) for name, attribute in _ATTRIBUTES.items() if name in data}
-        )
+        chosen: dict[str, Any] = {
+            attribute: check_option(name, data[name]) for name, attribute in _ATTRIBUTES.items() if name in data
+        }
+        if data.get("temperature") is not None:
+            chosen["temperature"] = float(data["temperature"])
+        return cls(**chosen)
 
-    def overridden_by(self, chosen: Mapping[str, str | None]) -> LearningOptions:
-        """These options with the ones `chosen` sets (None: not set there)."""
+    def overridden_by(self, chosen: Mapping[str, str | None], temperature: float | None = None) -> LearningOptions:
+        """These options with the ones `chosen` sets, and its temperature (None: not set there)."""
         return LearningOptions(
-            **{attribute: chosen.get(name) or getattr(self, attribute) for name, attribute in _ATTRIBUTES.items()}
+            **{attribute: chosen.get(name) or getattr(self, attribute) for name, attribute in _ATTRIBUTES.items()},
+            temperature=self.temperature if temperature is None else temperature,
         )
 
     # -------------------------------------------------------------- the rules
@@ -109,5 +126,13 @@ def weighted_step(values: list[float], weighting: str) -> float:
     return fmean(values)
 
 
-_ATTRIBUTES = MappingProxyType({name: f.name for name, f in zip(CHOICES, fields(LearningOptions), strict=True)})
+_ATTRIBUTES = MappingProxyType(
+    {
+        "rewardBaseline": "reward_baseline",
+        "traitWeighting": "trait_weighting",
+        "actionWeighting": "action_weighting",
+        "rateSchedule": "rate_schedule",
+        "exploration": "exploration",
+    }
+)
 DEFAULT_OPTIONS = LearningOptions()

@@ -9,6 +9,7 @@ from statistics import fmean
 
 from attrs import frozen
 
+from domain.exploration import SOFTMAX, THOMPSON, softmax_policy, starting_posterior, thompson_policy, updated_posterior
 from domain.learning_config import EffectiveRates
 from domain.learning_options import CONSTANT, DEFAULT_OPTIONS, LearningOptions, weighted_step
 from domain.settings import LearningSettings
@@ -37,6 +38,8 @@ class LearningState:
     sentiment: float
     last_batch_feedback_at: datetime | None
     last_batch_variance: float | None
+    action_priors: Mapping[str, float] | None = None  # the archetype's: where a Thompson posterior starts
+    posterior: Mapping[str, Sequence[float]] | None = None  # the last Thompson posterior kept, if any
 
 
 @frozen
@@ -50,6 +53,7 @@ class Recalculation:
     last_batch_feedback_at: datetime
     confidence: str
     metrics: dict[str, float]
+    exploration: dict | None = None  # what a strategy other than epsilon-greedy keeps (domain/exploration.py)
 
 
 def population_variance(values: Sequence[float]) -> float:
@@ -161,13 +165,13 @@ def recalculate(
     learned = update_traits(learned, batch, trait_rates, settings, options)
     preferences = update_preferences(state.preferences, batch, rates.action_rate, options)
     rewards = [f.reward for f in batch]
-    epsilon, last_variance = explore_less_as_variance_falls(state.epsilon, state.last_batch_variance, rewards, settings)
+    policy, epsilon, last_variance, exploration = explore(state, batch, preferences, options, settings)
     weight = blend_weight(state.feedback_count, settings)
     return Recalculation(
         learned=learned,
         effective=blend(state.priors, learned, weight),
         preferences=preferences,
-        policy=published_policy(preferences, epsilon, settings.actions),
+        policy=policy,
         epsilon=epsilon,
         last_batch_variance=last_variance,
         last_batch_feedback_at=max(f.occurred_at for f in batch),
@@ -180,4 +184,32 @@ def recalculate(
             "rewardVariance": population_variance(rewards) if len(rewards) > 1 else 0.0,
             "blendWeight": weight,
         },
+        exploration=exploration,
     )
+
+
+def explore(
+    state: LearningState,
+    batch: Sequence[PendingFeedback],
+    preferences: Mapping[str, float],
+    options: LearningOptions,
+    settings: LearningSettings,
+) -> tuple[dict[str, float], float, float | None, dict | None]:
+    """The published policy under the agent's exploration strategy: (policy, ε, last variance, what it keeps)."""
+    if options.exploration == SOFTMAX:
+        policy = softmax_policy(preferences, options.temperature, settings.actions)
+        return (
+            policy,
+            state.epsilon,
+            state.last_batch_variance,
+            {"strategy": SOFTMAX, "temperature": options.temperature},
+        )
+    if options.exploration == THOMPSON:
+        start = starting_posterior(state.action_priors or {}, settings.actions)
+        posterior = {**start, **{a: list(ab) for a, ab in (state.posterior or {}).items() if a in start}}
+        posterior = updated_posterior(posterior, [(f.action, f.reward) for f in batch if f.action is not None])
+        policy = thompson_policy(posterior, settings.actions)
+        return policy, state.epsilon, state.last_batch_variance, {"strategy": THOMPSON, "posterior": posterior}
+    rewards = [f.reward for f in batch]
+    epsilon, last_variance = explore_less_as_variance_falls(state.epsilon, state.last_batch_variance, rewards, settings)
+    return published_policy(preferences, epsilon, settings.actions), epsilon, last_variance, None

@@ -80,6 +80,7 @@ CAPS: Mapping[str, Cap] = MappingProxyType(
         "archetypes.*.actions.*": Cap(0.0, 1.0),
         "archetypes.*.rewards.*": Cap(-1.0, 1.0),
         "archetypes.*.trait_rates.*": Cap(0.02, 0.12),
+        "options.temperature": Cap(0.01, 1.0),
     }
 )
 MAX_NAMES = 200  # kinds, traits, actions or archetypes in one document
@@ -149,7 +150,9 @@ def document_from_settings(settings: LearningSettings) -> dict[str, Any]:
         "archetypes": archetypes,
     }
     if not settings.options.is_default:  # absent when every option is at its default: version 0 stays as it was
-        document["options"] = {OPTION_KEYS[name]: choice for name, choice in settings.options.to_dict().items()}
+        options = settings.options.to_dict()
+        document["options"] = {key: options[name] for name, key in OPTION_KEYS.items()}
+        document["options"]["temperature"] = settings.options.temperature
     return document
 
 
@@ -371,8 +374,10 @@ def settings_from_document(document: Any, base: LearningSettings, version: int) 
 def _options(read: _Reader, table: Mapping[str, Any]) -> LearningOptions:
     """The optional `[options]` table: each key one of its choices (docs/learning-options.md)."""
     by_key = {key: name for name, key in OPTION_KEYS.items()}
-    read.unknown_keys(table, "options", tuple(by_key))
-    chosen = {}
+    read.unknown_keys(table, "options", (*by_key, "temperature"))
+    chosen: dict[str, Any] = {}
+    if "temperature" in table:
+        chosen["temperature"] = read.value(table["temperature"], "options.temperature", "options.temperature")
     for key, value in table.items():
         name = by_key.get(key)
         if name is None:

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from attrs import field, frozen
 
 from domain.catalogue import ACTIONS, ARCHETYPES, TRAIT_BOUNDS, Archetype, TraitBounds
-from domain.learning_options import DEFAULT_OPTIONS, LearningOptions
+from domain.learning_options import DEFAULT_OPTIONS, TEMPERATURE_BOUNDS, LearningOptions
 from domain.rewards import RewardTable
 
 
@@ -50,6 +50,7 @@ class LearningSettings:
     epsilon_bounds: RateBounds = RateBounds(0.005, 0.10)
     # The learning options of every agent that does not choose its own (docs/learning-options.md).
     options: LearningOptions = DEFAULT_OPTIONS
+    temperature_bounds: RateBounds = RateBounds(*TEMPERATURE_BOUNDS)
 
     # What a message's `occurredAt` may be: a UTC year in this range (inclusive). A time far outside it
     # is a producer's bug, and near the ends of the calendar it cannot even be converted to UTC.

@@ -59,6 +59,7 @@ def cmd_config_set(system: System, args: argparse.Namespace) -> int:
             trait_rates={**current.trait_rates, **per_trait},
             action_rate=args.action_rate if args.action_rate is not None else current.action_rate,
             epsilon=args.epsilon if args.epsilon is not None else current.epsilon,
+            temperature=args.temperature if args.temperature is not None else current.temperature,
             options={
                 **current.options,
                 **{o: getattr(args, _attribute(o)) for o in OPTION_CHOICES if getattr(args, _attribute(o)) is not None},
@@ -72,11 +73,18 @@ def cmd_config_unset(system: System, args: argparse.Namespace) -> int:
     traits = args.trait_rate or []
     options = [o for o in OPTION_CHOICES if getattr(args, _attribute(o))]
     if not (
-        traits or options or args.profile or args.all_traits_rate or args.action_rate or args.epsilon or args.everything
+        traits
+        or options
+        or args.temperature
+        or args.profile
+        or args.all_traits_rate
+        or args.action_rate
+        or args.epsilon
+        or args.everything
     ):
         raise UsageError(
             "config unset needs what to remove: --trait-rate T (repeatable), --all-traits-rate, --profile, "
-            f"--action-rate, --epsilon, {', '.join('--' + _flag(o) for o in OPTION_CHOICES)}, or --all"
+            f"--action-rate, --epsilon, {', '.join('--' + _flag(o) for o in OPTION_CHOICES)}, --temperature, or --all"
         )
     known = system.service.settings.traits
     for trait in traits:
@@ -94,6 +102,7 @@ def cmd_config_unset(system: System, args: argparse.Namespace) -> int:
             action_rate=None if args.action_rate else current.action_rate,
             epsilon=None if args.epsilon else current.epsilon,
             options={o: c for o, c in current.options.items() if o not in options},
+            temperature=None if args.temperature else current.temperature,
         )
 
     return _reconfigure(system, args, edit)
@@ -109,7 +118,11 @@ def _print_rates(system: System, agent_id: str) -> None:
     print(f"  epsilon {'':<15} {rates.epsilon:<8g} from {sources['epsilon']}")
     option_sources = sources.get("options", {})
     for option, choice in rates.options.to_dict().items():
-        print(f"  {option:<23} {choice:<12} from {option_sources.get(option, 'default')}")
+        print(
+            f"  {option:<23} {choice:<12g} from {option_sources.get(option, 'default')}"
+            if option == "temperature"
+            else f"  {option:<23} {choice:<12} from {option_sources.get(option, 'default')}"
+        )
 
 
 def cmd_config_show(system: System, args: argparse.Namespace) -> int:
@@ -151,6 +164,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             choices=choices,
             help=f"the learning option {option} (docs/learning-options.md; default {choices[0]})",
         )
+    p.add_argument("--temperature", type=float, metavar="T", help="softmax's temperature, in [0.01, 1.0]")
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_set)
 
@@ -163,6 +177,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epsilon", action="store_true", help="ε (the learned ε is kept)")
     for option in OPTION_CHOICES:
         p.add_argument("--" + _flag(option), action="store_true", help=f"the option {option}")
+    p.add_argument("--temperature", action="store_true", help="softmax's temperature")
     p.add_argument("--all", dest="everything", action="store_true", help="every override and the profile")
     p.add_argument("--by", help="who (default: the current user)")
     p.set_defaults(handler=cmd_config_unset)

@@ -206,6 +206,7 @@ def _learning_config(value: Any, name: str, settings: LearningSettings) -> Learn
         action_rate=_optional_number(value.get("actionRate"), f"{name}.actionRate"),
         epsilon=_optional_number(value.get("epsilon"), f"{name}.epsilon"),
         options=options,
+        temperature=_optional_number(value.get("temperature"), f"{name}.temperature"),
     )
 
 

@@ -100,7 +100,11 @@ def learning_configured(event: Agent.LearningConfigured, position: int) -> Outbo
                 "traitRates": config.get("traitRates") or {},
                 "actionRate": config.get("actionRate"),
                 "epsilon": config.get("epsilon"),
-                **{option: config[option] for option in OPTION_CHOICES if config.get(option) is not None},
+                **{
+                    option: config[option]
+                    for option in (*OPTION_CHOICES, "temperature")
+                    if config.get(option) is not None
+                },
             },
             "effectiveRates": explained.get("rates"),
             "sources": explained.get("sources"),

@@ -82,8 +82,11 @@ RATE = {"type": "number", "minimum": 0, "maximum": 1}
 OPTIONS = {
     "type": "object",
     "description": "the learning options in force (docs/learning-options.md); absent when all are at their defaults",
-    "properties": {option: {"enum": list(choices)} for option, choices in OPTION_CHOICES.items()},
-    "required": list(OPTION_CHOICES),
+    "properties": {
+        **{option: {"enum": list(choices)} for option, choices in OPTION_CHOICES.items()},
+        "temperature": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "required": [*OPTION_CHOICES, "temperature"],
     "additionalProperties": False,
 }
 RATES = {
@@ -106,7 +109,7 @@ SOURCES = {
         "epsilon": SOURCE,
         "options": {
             "type": "object",
-            "properties": {option: SOURCE for option in OPTION_CHOICES},
+            "properties": {option: SOURCE for option in (*OPTION_CHOICES, "temperature")},
             "additionalProperties": False,
         },
     },
@@ -173,6 +176,7 @@ def outbound_schemas() -> dict[str, dict[str, Any]]:
                         "actionRate": NULLABLE_RATE,
                         "epsilon": NULLABLE_RATE,
                         **{option: {"enum": list(choices)} for option, choices in OPTION_CHOICES.items()},
+                        "temperature": NULLABLE_RATE,
                     },
                     "required": ["traitRate", "traitRates", "actionRate", "epsilon"],
                     "additionalProperties": False,

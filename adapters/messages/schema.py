@@ -54,6 +54,7 @@ def learning_config_schema(settings: LearningSettings) -> dict:
             },
             "actionRate": _number(),
             "epsilon": _number(),
+            "temperature": {**_number(), "description": "softmax's temperature (the exploration option)"},
             **{
                 option: _names(choices, f"a learning option (docs/learning-options.md); default {choices[0]}")
                 for option, choices in OPTION_CHOICES.items()

@@ -139,7 +139,8 @@ def rules_schema() -> dict[str, Any]:
                             "description": f"every agent's {name} unless it sets its own (docs/learning-options.md)",
                         }
                         for name, choices in OPTION_CHOICES.items()
-                    },
+                    }
+                    | {"temperature": n("options.temperature", "softmax's temperature for every agent")},
                     required=[],
                 ),
             },

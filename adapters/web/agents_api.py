@@ -39,6 +39,8 @@ class LearningConfigBody(BaseModel):
     traitWeighting: Literal[OPTION_CHOICES["traitWeighting"]] | None = None  # type: ignore[valid-type]
     actionWeighting: Literal[OPTION_CHOICES["actionWeighting"]] | None = None  # type: ignore[valid-type]
     rateSchedule: Literal[OPTION_CHOICES["rateSchedule"]] | None = None  # type: ignore[valid-type]
+    exploration: Literal[OPTION_CHOICES["exploration"]] | None = None  # type: ignore[valid-type]
+    temperature: Rate = None
 
 
 class ReasonBody(BaseModel):
@@ -84,6 +86,7 @@ def put_learning_config(
         action_rate=body.actionRate,
         epsilon=body.epsilon,
         options={o: getattr(body, o) for o in OPTION_CHOICES if getattr(body, o) is not None},
+        temperature=body.temperature,
     )
     with _pool(request).system() as system:
         visible_agent(system, who, agent_id)

@@ -66,6 +66,8 @@ def test_options_set_by_message_and_command_are_recorded_published_and_audited(t
         "traitWeighting": "per-feedback",
         "actionWeighting": "batch-mean",
         "rateSchedule": "constant",
+        "exploration": "epsilon-greedy",
+        "temperature": 0.1,
     }
     assert configs[-1]["overrides"]["rateSchedule"] == "anneal" and configs[-1]["by"] == "owner-1"
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+import scipy.integrate
+import scipy.stats
 
 from domain.agent import Agent, replay
 from domain.catalogue import ARCHETYPES
 from domain.commands import RegisterAgent
+from domain.exploration import SOFTMAX, THOMPSON
 from domain.learning_config import (
     InvalidLearningConfig,
     LearningConfig,
@@ -27,6 +30,7 @@ from domain.recalculation import LearningState, PendingFeedback, recalculate
 from domain.rules import InvalidRules, document_from_settings, settings_from_document
 from domain.settings import DEFAULT_SETTINGS as SETTINGS
 from tests.domain.agent_builders import (
+    MIXED_BATCH,
     STEADY_BATCH,
     at,
     feedback,
@@ -221,6 +225,8 @@ def test_the_rules_document_sets_the_options_of_agents_that_set_none_and_an_agen
         "traitWeighting": "global",
         "actionWeighting": "default",
         "rateSchedule": "default",
+        "exploration": "default",
+        "temperature": "default",
     }
 
 
@@ -232,3 +238,68 @@ def test_a_rules_document_with_a_bad_option_names_the_key_and_the_choices():
     shown = [str(p) for p in raised.value.problems]
     assert "options.reward_baseline: must be one of: none, sentiment; got 'median'" in shown
     assert any(p.startswith("options.schedule: unknown key") for p in shown)
+
+
+# ---------------------------------------------------------------- exploration strategies
+
+
+def test_softmax_publishes_exp_of_preferences_over_the_temperature_and_leaves_epsilon_alone():
+    event = worked_example(LearningConfig(options={"exploration": SOFTMAX}))
+    # preferences: answer 0.55, the others 0.5; T = 0.1: exp(5.5) : exp(5) each
+    norm = math.exp(0.5) + 3
+    assert event.policy["answer"] == pytest.approx(math.exp(0.5) / norm)  # 0.354661
+    assert event.policy["escalate"] == pytest.approx(1 / norm)  # 0.215112
+    assert sum(event.policy.values()) == pytest.approx(1)
+    assert event.exploration == {"strategy": SOFTMAX, "temperature": 0.1}
+    hotter = worked_example(LearningConfig(options={"exploration": SOFTMAX}, temperature=1.0))
+    assert hotter.policy["answer"] == pytest.approx(math.exp(0.05) / (math.exp(0.05) + 3))
+
+
+def test_epsilon_falls_under_epsilon_greedy_only():
+    def second_batch_epsilon(config: LearningConfig) -> float:
+        agent = registered_agent(config=config)
+        record_batch(agent, at(minutes=1), MIXED_BATCH)
+        record_batch(agent, at(minutes=10), STEADY_BATCH)  # steadier: ε falls under epsilon-greedy
+        return agent.epsilon
+
+    assert second_batch_epsilon(LearningConfig()) == pytest.approx(0.018)
+    assert second_batch_epsilon(LearningConfig(options={"exploration": SOFTMAX})) == 0.02
+    assert second_batch_epsilon(LearningConfig(options={"exploration": THOMPSON})) == 0.02
+
+
+def test_thompson_publishes_the_chance_each_action_is_best_under_its_beta_posterior():
+    event = worked_example(LearningConfig(options={"exploration": THOMPSON}))
+    # priors 0.5 are worth two feedbacks: Beta(2, 2) each; five thumbs_up (y = 1) on answer: Beta(7, 2)
+    posterior = event.exploration["posterior"]
+    assert posterior["answer"] == [7.0, 2.0] and posterior["escalate"] == [2.0, 2.0]
+
+    def best(alpha, beta, others):  # the same integral, by scipy's adaptive quadrature
+        density = scipy.stats.beta(alpha, beta).pdf
+        cdfs = [scipy.stats.beta(a, b).cdf for a, b in others]
+        return scipy.integrate.quad(lambda x: density(x) * math.prod(c(x) for c in cdfs), 0, 1)[0]
+
+    answer = best(7, 2, [(2, 2)] * 3)
+    other = best(2, 2, [(7, 2), (2, 2), (2, 2)])
+    assert answer + 3 * other == pytest.approx(1, abs=1e-6)
+    assert event.policy["answer"] == pytest.approx(answer, abs=1e-4)  # ≈ 0.6606
+    assert event.policy["escalate"] == pytest.approx(other, abs=1e-4)
+    assert event.epsilon == 0.02
+
+
+def test_thompson_posteriors_grow_with_each_batch_and_the_policy_is_the_same_bytes_on_replay():
+    config = LearningConfig(options={"exploration": THOMPSON})
+    agent = Agent.register(RegisterAgent("reg-1", "a-1", at(), config=config), SETTINGS)
+    events = list(agent.collect_events())
+    for i in range(40):
+        kind = "thumbs_up" if i % 3 else "thumbs_down"
+        action = ("answer", "escalate")[i % 2]
+        agent.record_feedback(feedback(at(minutes=i), kind, action=action), SETTINGS)
+    events += list(agent.collect_events())
+    recalculated = [e for e in events if isinstance(e, Agent.PolicyRecalculated)]
+    last = recalculated[-1].exploration["posterior"]
+    answers = sum(1 for i in range(40) if i % 2 == 0)
+    assert last["answer"][0] + last["answer"][1] == pytest.approx(4 + answers)  # prior 2 + 2, one per feedback
+    for index, event in enumerate(events):
+        if isinstance(event, Agent.PolicyRecalculated):
+            derived = replay(events[:index]).derive_recalculation(SETTINGS)
+            assert (derived.policy, derived.exploration) == (event.policy, event.exploration)
