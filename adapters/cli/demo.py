@@ -43,46 +43,47 @@ AGENTS = {
 
 
 def _reaction(agent: str, rng: random.Random) -> dict:
-    """One user's reaction to one response, by the kind of users each agent has."""
+    """One user's reaction to one response, by the kind of users each agent has, with the propensity the
+    demo's runtime logs: it picks among these four responses alike, so an action is chosen with the share
+    of them that take it (what `agent-learning evaluate` weighs by)."""
+    reactions = _reactions(agent)
+    reaction = rng.choice(reactions)
+    share = sum(1 for r in reactions if r["action"] == reaction["action"]) / len(reactions)
+    return {**reaction, "actionProbability": share}
+
+
+def _reactions(agent: str) -> list[dict]:
     if agent == "aria":
-        return rng.choice(
-            [
-                {"kind": "thumbs_up", "traits": {"empathy": 1.0, "humor": 0.6}, "action": "answer"},
-                {"kind": "message_copied", "traits": {"humor": 1.0}, "action": "answer"},
-                {"kind": "rating", "value": 5, "traits": {"empathy": 0.8}, "action": "answer"},
-                {"kind": "thumbs_down", "traits": {"formality": 1.0}, "action": "escalate"},
-            ]
-        )
-    if agent == "sage":
-        return rng.choice(
-            [
-                {"kind": "thumbs_down", "traits": {"sarcasm": 1.0}, "action": "answer"},
-                {"kind": "rating", "value": 4, "traits": {"curiosity": 1.0}, "action": "ask_clarifying_question"},
-                {
-                    "kind": "thumbs_up",
-                    "traits": {"curiosity": 0.7, "empathy": 0.4},
-                    "action": "ask_clarifying_question",
-                },
-                {"kind": "conversation_continued", "traits": {"curiosity": 0.5}, "action": "ask_clarifying_question"},
-            ]
-        )
-    if agent == "atlas":
-        return rng.choice(
-            [
-                {"kind": "draft_approved", "traits": {"formality": 1.0, "verbosity": -0.5}, "action": "suggest_draft"},
-                {"kind": "draft_rejected", "traits": {"verbosity": 1.0}, "action": "suggest_draft"},
-                {"kind": "draft_edited", "traits": {"verbosity": 0.6}, "action": "suggest_draft"},
-                {"kind": "draft_approved", "traits": {"formality": 0.8}, "action": "suggest_draft"},
-            ]
-        )
-    return rng.choice(
-        [  # blaze: users who stay unhappy whatever it does
-            {"kind": "thumbs_down", "traits": {"sarcasm": 1.0, "empathy": -1.0}, "action": "answer"},
-            {"kind": "abuse_flag", "traits": {"sarcasm": 1.0}, "action": "answer"},
-            {"kind": "conversation_abandoned", "traits": {"empathy": -0.5}, "action": "escalate"},
-            {"kind": "rating", "value": 1, "traits": {"humor": 1.0}, "action": "answer"},
+        return [
+            {"kind": "thumbs_up", "traits": {"empathy": 1.0, "humor": 0.6}, "action": "answer"},
+            {"kind": "message_copied", "traits": {"humor": 1.0}, "action": "answer"},
+            {"kind": "rating", "value": 5, "traits": {"empathy": 0.8}, "action": "answer"},
+            {"kind": "thumbs_down", "traits": {"formality": 1.0}, "action": "escalate"},
         ]
-    )
+    if agent == "sage":
+        return [
+            {"kind": "thumbs_down", "traits": {"sarcasm": 1.0}, "action": "answer"},
+            {"kind": "rating", "value": 4, "traits": {"curiosity": 1.0}, "action": "ask_clarifying_question"},
+            {
+                "kind": "thumbs_up",
+                "traits": {"curiosity": 0.7, "empathy": 0.4},
+                "action": "ask_clarifying_question",
+            },
+            {"kind": "conversation_continued", "traits": {"curiosity": 0.5}, "action": "ask_clarifying_question"},
+        ]
+    if agent == "atlas":
+        return [
+            {"kind": "draft_approved", "traits": {"formality": 1.0, "verbosity": -0.5}, "action": "suggest_draft"},
+            {"kind": "draft_rejected", "traits": {"verbosity": 1.0}, "action": "suggest_draft"},
+            {"kind": "draft_edited", "traits": {"verbosity": 0.6}, "action": "suggest_draft"},
+            {"kind": "draft_approved", "traits": {"formality": 0.8}, "action": "suggest_draft"},
+        ]
+    return [  # blaze: users who stay unhappy whatever it does
+        {"kind": "thumbs_down", "traits": {"sarcasm": 1.0, "empathy": -1.0}, "action": "answer"},
+        {"kind": "abuse_flag", "traits": {"sarcasm": 1.0}, "action": "answer"},
+        {"kind": "conversation_abandoned", "traits": {"empathy": -0.5}, "action": "escalate"},
+        {"kind": "rating", "value": 1, "traits": {"humor": 1.0}, "action": "answer"},
+    ]
 
 
 # What each agent's users ask and what the agent answered: the batch loop's training text.

@@ -17,6 +17,7 @@ from adapters.cli import (
     contract,
     dead_letters,
     demo,
+    evaluate,
     ingest,
     insights,
     jobs,
@@ -51,6 +52,7 @@ COMMAND_ROOMS = (
     models,
     jobs,
     simulate,
+    evaluate,
 )
 
 

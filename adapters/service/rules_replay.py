@@ -150,7 +150,7 @@ def replay_window(
         inputs = []
         for index, event in enumerate(window):
             previous = window[index - 1] if index else (before[-1] if before else None)
-            item = _as_input(event, agent_id, previous)
+            item = logged_input(event, agent_id, previous)
             if item is not None:
                 inputs.append(item)
         if not inputs:
@@ -168,7 +168,7 @@ def replay_window(
     return report
 
 
-def _as_input(event: Any, agent_id: str, previous: Any | None) -> Any | None:
+def logged_input(event: Any, agent_id: str, previous: Any | None) -> Any | None:
     """The command (or tick time) that made this event, for what came from outside; None for the rest.
 
     A tick leaves a trace only when it did something: a timer recalculation, or a freeze that
@@ -215,7 +215,7 @@ def _run(before: list[Any], inputs: list[Any], settings: LearningSettings) -> Si
     outcome = SideOutcome()
     for item in inputs:
         try:
-            _feed(agent, item, settings)
+            feed_input(agent, item, settings)
         except UnknownFeedback:
             outcome.rejected += 1
             continue
@@ -229,7 +229,7 @@ def _run(before: list[Any], inputs: list[Any], settings: LearningSettings) -> Si
     return outcome
 
 
-def _feed(agent: Agent, item: Any, settings: LearningSettings) -> None:
+def feed_input(agent: Agent, item: Any, settings: LearningSettings) -> None:
     if isinstance(item, datetime):
         agent.tick(item, settings)
     elif isinstance(item, RecordFeedback):

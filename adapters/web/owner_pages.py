@@ -26,6 +26,8 @@ from adapters.web.sessions import SESSION_COOKIE, SESSION_SECONDS, Session
 from adapters.web.trait_chart import trait_chart_svg
 from domain.commands import ConfigureLearning, FreezeUpdates, UnfreezeUpdates
 from domain.learning_config import PROFILES, InvalidLearningConfig, LearningConfig, validate_command_config
+from jobs.evaluation.estimators import CLIP
+from jobs.evaluation.evaluate import evaluate_history
 from projections.agent_feedback_aggregations import AGGREGATIONS
 from projections.agent_learning_state import STATE
 from projections.agent_policy_history import HISTORY
@@ -154,13 +156,15 @@ def _page(
         this_agent = [Condition("agentId", "eq", agent_id)]
         history = system.read_models.find(HISTORY, this_agent, order_by=("version",))
         volume = system.read_models.find(AGGREGATIONS, this_agent, order_by=("day",))
-        timeline = AgentTimeline.from_events(system.service.history(agent_id))
+        events = list(system.service.history(agent_id))
+        timeline = AgentTimeline.from_events(events)
         jobs = visible_rows(system.read_models, TRAINING_JOBS, session.principal, agent_id, limit=20)
         models = visible_rows(system.read_models, MODEL_VERSIONS, session.principal, agent_id, limit=20)
         users = system.read_models.find(RELATIONSHIPS, this_agent)
         users = sorted(users, key=lambda u: (-u["interactions"], u["userId"]))[:10]
         settings = system.service.settings
         rates = learning_config_view(system.service, agent_id)
+    value = policy_value(evaluate_history(events, (), CLIP, settings))
     charts = {
         "traits": trait_chart_svg(history, settings.traits, timeline.marks, timeline.priors),
         "reward_sentiment": reward_sentiment_svg(timeline, settings.freeze_threshold),
@@ -185,8 +189,32 @@ def _page(
             "config": LearningConfig.from_dict(agent["learningConfig"]).to_dict(),
             "rates": rates,
             "users": users,
+            "value": value,
         },
     )
+
+
+def policy_value(report: dict) -> dict | None:
+    """The current policy against uniform, by DR, for the page (None when nothing can be estimated)."""
+    if not report["samples"]:
+        return None
+    rows = {r["target"]: r for r in report["targets"]}
+    current, uniform = rows["current"]["dr"], rows["uniform"]["dr"]
+    if current["low"] > uniform["high"]:
+        verdict = "Its current policy earns more than choosing actions at random: the intervals do not overlap."
+    elif current["high"] < uniform["low"]:
+        verdict = "Its current policy earns less than choosing actions at random: the intervals do not overlap."
+    else:
+        verdict = "The intervals overlap: the feedback so far cannot tell its policy from choosing at random."
+    return {
+        "samples": report["samples"],
+        "rows": [{"label": "current policy", "dr": current}, {"label": "uniform (random)", "dr": uniform}],
+        "verdict": verdict,
+        # what bears on these two rows: their own warnings, and propensities that were not logged
+        "warnings": [
+            w for w in report["warnings"] if w.startswith(("current:", "uniform:")) or "propensities were derived" in w
+        ],
+    }
 
 
 def _sign_in(agent_id: str) -> Response:

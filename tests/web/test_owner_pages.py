@@ -154,3 +154,23 @@ def test_an_expired_session_asks_to_sign_in_again(api):
     now[0] += 3601
     response = api.client.get("/agents/a-1", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_the_page_shows_the_current_policys_estimated_value_against_uniform(api):
+    for i in range(30):
+        action = ("answer", "escalate")[i % 2]
+        kind = "thumbs_up" if action == "answer" else "thumbs_down"
+        message = feedback(f"v-{i}", "a-1", f"2026-11-24T10:{i:02d}:00Z", kind, action=action, actionProbability=0.5)
+        assert api.post("/api/feedback", api.admin, json=message).status_code == 200
+    _sign_in(api, api.owner_a)
+    page = api.client.get("/agents/a-1").text
+    section = page.split("<h2>Is its policy better than chance?</h2>")[1].split("<h2>")[0]
+    assert "from 30 feedbacks with an action" in section
+    assert "<td>current policy</td>" in section and "<td>uniform (random)</td>" in section
+    assert "intervals" in section and "propensities were derived" not in section  # all were logged
+
+
+def test_a_new_agent_has_no_policy_value_to_show(api):
+    _sign_in(api, api.owner_a)
+    page = api.client.get("/agents/a-1").text
+    assert "No feedback with an action yet: nothing to estimate." in page
