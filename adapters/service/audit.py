@@ -21,6 +21,7 @@ COMPARED = (
     "confidence",
     "metrics",
     "rates",
+    "exploration",
 )
 
 
@@ -77,6 +78,7 @@ def audit_agent(service: LearningService, agent_id: str) -> AuditReport:
                 "confidence": derived.confidence,
                 "metrics": derived.metrics,
                 "rates": agent.rates(settings).to_dict(),
+                "exploration": derived.exploration,
             }
             problems = []
             if event.policy_version != agent.policy_version + 1:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from adapters.cli.main import main
 from tests.conftest import feedback, write_jsonl
 from tests.support.contract_schemas import assert_published_valid
@@ -85,3 +87,23 @@ def test_config_set_refuses_a_choice_it_does_not_have(home, capsys, tmp_path):
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "invalid choice: 'mean' (choose from 'none', 'sentiment')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strategy", ["softmax", "thompson"])
+def test_an_exploration_strategy_is_recorded_and_every_recalculation_audits_exactly(strategy, tmp_path, home, capsys):
+    first = [configured("c-1", "s", profile="fast")]
+    assert main(["--home", str(home), "ingest", str(write_jsonl(tmp_path / "a.jsonl", first))]) == 0
+    assert main(["--home", str(home), "config", "set", "s", "--exploration", strategy, "--temperature", "0.2"]) == 0
+    kinds = ["thumbs_up", "thumbs_down", "message_copied", "rating"]
+    lines = [
+        feedback(f"s-{i}", "s", AT.format(i + 1), kinds[i % 4], value=4 if i % 4 == 3 else None, action="answer")
+        for i in range(40)
+    ]
+    assert main(["--home", str(home), "ingest", str(write_jsonl(tmp_path / "b.jsonl", lines))]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "audit", "s"]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "agent", "history", "s", "--json"]) == 0
+    recalculated = [e["data"] for e in json.loads(capsys.readouterr().out) if e["type"] == "PolicyRecalculated"]
+    assert recalculated and all(r["exploration"]["strategy"] == strategy for r in recalculated)
+    assert all(r["epsilon"] == 0.03 for r in recalculated)  # fast's ε, never lowered outside epsilon-greedy
