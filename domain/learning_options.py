@@ -126,13 +126,5 @@ def weighted_step(values: list[float], weighting: str) -> float:
     return fmean(values)
 
 
-_ATTRIBUTES = MappingProxyType(
-    {
-        "rewardBaseline": "reward_baseline",
-        "traitWeighting": "trait_weighting",
-        "actionWeighting": "action_weighting",
-        "rateSchedule": "rate_schedule",
-        "exploration": "exploration",
-    }
-)
+_ATTRIBUTES = DOCUMENT_KEYS  # an option's attribute is its rules-document key
 DEFAULT_OPTIONS = LearningOptions()

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_FAILED, EXIT_OK, UsageError, plural, safe, table
+from adapters.cli.common import EXIT_FAILED, EXIT_OK, chosen_agents, plural, safe, table
 from adapters.service.agent_history import history_entries, summarise
 from adapters.service.agent_state import agent_document
 from adapters.service.audit import audit_agent
@@ -91,12 +91,7 @@ LIST_FIELDS = (
 
 
 def cmd_audit(system: System, args: argparse.Namespace) -> int:
-    ids = list(args.ids)
-    if args.all:
-        system.projections.catch_up()
-        ids = [doc["agentId"] for doc in system.read_models.find(STATE, order_by=("agentId",))]
-    if not ids:
-        raise UsageError("name the agents to audit, or pass --all")
+    ids = chosen_agents(system, list(args.ids), args.all, "audit")
     failed = False
     for agent_id in ids:
         report = audit_agent(system.service, agent_id)

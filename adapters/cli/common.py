@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 from domain.timestamps import parse_iso
+from projections.agent_learning_state import STATE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +58,16 @@ class Progress:
             self.last = now
             return True
         return False
+
+
+def chosen_agents(system, ids: list[str], every: bool, verb: str) -> list[str]:
+    """The agents a command names, or every agent (`--all`, from the state read model, caught up first)."""
+    if every:
+        system.projections.catch_up()
+        ids = [doc["agentId"] for doc in system.read_models.find(STATE, order_by=("agentId",))]
+    if not ids:
+        raise UsageError(f"name the agents to {verb}, or pass --all")
+    return ids
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -6,11 +6,10 @@ import argparse
 import json
 
 from adapters.bootstrap import System
-from adapters.cli.common import EXIT_OK, Progress, UsageError, err, safe, table
+from adapters.cli.common import EXIT_OK, Progress, UsageError, chosen_agents, err, safe, table
 from jobs.evaluation.estimators import CLIP, ESTIMATORS
 from jobs.evaluation.evaluate import evaluate_agent
 from jobs.simulation.configurations import SYNTAX, InvalidConfiguration, parse_configuration
-from projections.agent_learning_state import STATE
 
 OPTIONS = "rewardBaseline=sentiment,traitWeighting=per-feedback,actionWeighting=per-feedback"
 DEFAULT_CONFIGURATIONS = ("conservative", "balanced", "fast", f"balanced,{OPTIONS}", f"fast,{OPTIONS}")
@@ -23,12 +22,7 @@ def _cell(estimate: dict) -> str:
 
 def cmd_evaluate(system: System, args: argparse.Namespace) -> int:
     settings = system.service.settings
-    ids = list(args.ids)
-    if args.all:
-        system.projections.catch_up()
-        ids = [doc["agentId"] for doc in system.read_models.find(STATE, order_by=("agentId",))]
-    if not ids:
-        raise UsageError("name the agents to evaluate, or pass --all")
+    ids = chosen_agents(system, list(args.ids), args.all, "evaluate")
     if args.clip <= 1:
         raise UsageError(f"--clip {args.clip:g}: the weight cap must be above 1")
     try:

@@ -9,7 +9,6 @@ import scipy.integrate
 import scipy.stats
 
 from domain.agent import Agent, replay
-from domain.catalogue import ARCHETYPES
 from domain.commands import RegisterAgent
 from domain.exploration import SOFTMAX, THOMPSON
 from domain.learning_config import (
@@ -39,9 +38,7 @@ from tests.domain.agent_builders import (
     record_batch,
     registered_agent,
 )
-
-PRIORS = dict(ARCHETYPES["default"].trait_priors)
-ACTION_PRIORS = dict(ARCHETYPES["default"].action_priors)
+from tests.domain.test_recalculation import state
 
 
 def worked_example(config: LearningConfig) -> Agent.PolicyRecalculated:
@@ -103,16 +100,7 @@ def test_trait_and_action_weighting_are_separate():
 
 
 def _state(feedback_count: int) -> LearningState:
-    return LearningState(
-        priors=PRIORS,
-        learned=dict(PRIORS),
-        preferences=dict(ACTION_PRIORS),
-        epsilon=0.02,
-        feedback_count=feedback_count,
-        sentiment=0.0,
-        last_batch_feedback_at=at(),
-        last_batch_variance=None,
-    )
+    return state(feedback_count=feedback_count, last_batch_feedback_at=at())
 
 
 @pytest.mark.parametrize(
