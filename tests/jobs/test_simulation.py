@@ -76,8 +76,9 @@ def test_the_agent_learns_toward_its_users_preferred_traits():
 
 
 def test_the_simulation_runs_the_rules_passed_in():
-    no_batches = evolve(SETTINGS, batch_size=1000)  # only strong signals and session ends recalculate
-    assert run_agent(5, LearningConfig(), 100, no_batches) != run_agent(5, LearningConfig(), 100, SETTINGS)
+    trusting = evolve(SETTINGS, full_confidence_feedback=1)  # learned traits stand alone from the start
+    changed, default = (run_agent(5, LearningConfig(), 100, s) for s in (trusting, SETTINGS))
+    assert changed.error != default.error
 
 
 def test_parallel_and_serial_runs_give_the_same_curves():
