@@ -280,6 +280,8 @@ class CatchUpRunner:
                     for notification_id, event in events:
                         at = notification_id  # where it stopped, should it fail here
                         apply(event, view)
+            except ConnectionError:
+                raise  # a store that did not answer is no fault of the event: the whole page is tried again
             except Exception as error:  # this projection stops; the others go on
                 self.failures[key] = ProjectionFailure(at, f"{type(error).__name__}: {str(error)[:300]}")
                 log.exception(self.failures[key].describe(checkpoint.projection))

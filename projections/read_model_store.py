@@ -95,5 +95,10 @@ class ReadModelStore(ABC):
         pass
 
 
+class ReadModelStoreUnavailable(ConnectionError):
+    """The store did not answer (its server restarting, a dropped connection): the work is retried, and
+    no projection is marked as failed on the event it was applying."""
+
+
 class CheckpointMoved(RuntimeError):
     pass

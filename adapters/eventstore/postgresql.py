@@ -17,18 +17,27 @@ from eventsourcing.persistence import StoredEvent, Tracking
 CREATE_LOCK = 0x61676C65  # "agle": the advisory lock around creating the tables
 
 
-class PostgresMultiTrackingProcessRecorder(postgres.PostgresProcessRecorder):
+class OneCreatorAtATime:
+    """The library's `CREATE … IF NOT EXISTS` statements, one process at a time: PostgreSQL's DDL raises
+    "tuple concurrently updated", or a duplicate key in `pg_type`, when several processes (the workers
+    of several `serve` replicas starting together) create the same table at once."""
+
+    datastore: Any
+
     def create_table(self) -> None:
-        """The library's `CREATE … IF NOT EXISTS` statements, one process at a time: PostgreSQL's DDL
-        raises "tuple concurrently updated" when several processes (the workers of several `serve`
-        replicas starting together) create the same tables at once."""
         with self.datastore.get_connection() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
             try:
-                super().create_table()
+                super().create_table()  # type: ignore[misc]
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
 
+
+class PostgresSnapshotRecorder(OneCreatorAtATime, postgres.PostgresAggregateRecorder):
+    """The snapshots' recorder (the library's aggregate recorder), its table created under the lock."""
+
+
+class PostgresMultiTrackingProcessRecorder(OneCreatorAtATime, postgres.PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         trackings: Sequence[Tracking] = kwargs.get("trackings") or ()
         for tracking in trackings:
@@ -38,4 +47,5 @@ class PostgresMultiTrackingProcessRecorder(postgres.PostgresProcessRecorder):
 
 # Only one factory class may be visible in a persistence module: the base is reached through `postgres.`.
 class Factory(postgres.PostgresFactory):
+    aggregate_recorder_class = PostgresSnapshotRecorder
     process_recorder_class = PostgresMultiTrackingProcessRecorder

@@ -32,12 +32,29 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from adapters.readmodels.sql_generations import Generations, table_name
-from projections.read_model_store import Changes, Checkpoint, Collection, Condition, ReadModelStore
+from projections.read_model_store import (
+    Changes,
+    Checkpoint,
+    Collection,
+    Condition,
+    ReadModelStore,
+    ReadModelStoreUnavailable,
+)
 
 _OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 SCHEMA_LOCK = 0x61676C72  # "aglr": the advisory lock of generation changes
 BATCH = 500
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """A server that stopped answering (killed, restarting, the connection dropped) is a
+    ReadModelStoreUnavailable: retried by the caller, never taken for a fault of the data."""
+    try:
+        yield
+    except psycopg.OperationalError as error:  # a pool timeout too
+        raise ReadModelStoreUnavailable(f"the PostgreSQL read-model store did not answer: {error}") from error
 
 
 def _expr(field: str) -> str:
@@ -73,7 +90,7 @@ class PostgresReadModelStore(ReadModelStore):
     @contextmanager
     def _write(self, schema: bool = True) -> Iterator[psycopg.Cursor]:
         """One transaction; `schema`: holding the advisory lock of generation changes."""
-        with self._pool.connection() as connection:
+        with _answering(), self._pool.connection() as connection:
             with connection.transaction(), connection.cursor() as cursor:
                 if schema:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -81,7 +98,7 @@ class PostgresReadModelStore(ReadModelStore):
 
     @contextmanager
     def _read(self) -> Iterator[psycopg.Cursor]:
-        with self._pool.connection() as connection:
+        with _answering(), self._pool.connection() as connection:
             with connection.transaction(), connection.cursor() as cursor:
                 yield cursor
 

@@ -31,10 +31,14 @@ def build_workers(
 ) -> list[Worker]:
     """`relay=False` for replicas beside a single relay (one transactional id publishes at a time)."""
     workers: list[Worker] = [ProjectionsWorker(bootstrap(config), metrics)]
+    relay_worker = RelayWorker(bootstrap(config), metrics) if relay else None
+    relay_wake = threading.Event()  # the consumer's saved batches are published without a polling wait
+    if relay_worker is not None:
+        relay_worker.wake = relay_wake
     if config.kafka:
-        workers.append(ConsumerWorker(bootstrap(config), metrics))
-    if relay:
-        workers.append(RelayWorker(bootstrap(config), metrics))
+        workers.append(ConsumerWorker(bootstrap(config), metrics, [relay_wake] if relay_worker else []))
+    if relay_worker is not None:
+        workers.append(relay_worker)
     workers.append(TickWorker(bootstrap(config), metrics, tick_interval))
     if config.serve_training:
         problem = trainer_problem(config.trainer)

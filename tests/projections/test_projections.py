@@ -17,7 +17,7 @@ from projections.agent_queries import agents_due_for_tick
 from projections.agent_relationship_strength import RELATIONSHIPS
 from projections.catch_up_runner import FAILED, CatchUpRunner, ProjectionFailed
 from projections.dead_letters import DEAD_LETTERS
-from projections.read_model_store import LIVE, Condition
+from projections.read_model_store import LIVE, Condition, ReadModelStoreUnavailable
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 COLLECTIONS = (STATE, HISTORY, AGGREGATIONS, RELATIONSHIPS)
@@ -145,3 +145,34 @@ def test_a_projection_that_cannot_apply_an_event_stops_there_and_the_others_go_o
 
     with pytest.raises(ProjectionFailed, match="the live read models are unchanged"):
         system.projections.rebuild([STATE])
+
+
+class StoreThatStopsAnsweringOnce:
+    """The read-model store, but its first `get_many` fails as a server that was killed does."""
+
+    def __init__(self, store):
+        self._store, self.failed = store, False
+
+    def get_many(self, *args, **kwargs):
+        if not self.failed:
+            self.failed = True
+            raise ReadModelStoreUnavailable("the read-model store did not answer: server closed the connection")
+        return self._store.get_many(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_store_that_stops_answering_fails_the_batch_not_the_projection_and_the_next_batch_goes_on(system):
+    system.service.process(stream(30))
+    runner = system.projections
+    runner.store = StoreThatStopsAnsweringOnce(runner.store)
+    with pytest.raises(ConnectionError, match="did not answer"):
+        runner.catch_up()
+    assert runner.failures == {}  # no projection is marked failed for it
+    runner.catch_up()
+    assert all(s.state == "live" and s.lag == 0 for s in runner.status())
+    live = snapshot_of(system.read_models)
+    runner.store = runner.store._store
+    runner.rebuild()
+    assert snapshot_of(system.read_models) == live  # nothing applied twice, nothing lost
