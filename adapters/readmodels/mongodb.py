@@ -34,7 +34,7 @@ from bson.int64 import Int64
 from pymongo import ASCENDING, DeleteOne, MongoClient, ReadPreference, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection as MongoCollection
-from pymongo.errors import CollectionInvalid, DuplicateKeyError
+from pymongo.errors import CollectionInvalid, ConnectionFailure, DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -48,6 +48,7 @@ from projections.read_model_store import (
     Collection,
     Condition,
     ReadModelStore,
+    ReadModelStoreUnavailable,
 )
 
 CHECKPOINTS = "projection_checkpoints"
@@ -325,13 +326,18 @@ class MongoDBReadModelStore(ReadModelStore):
     # ---------------------------------------------------------------- writing
 
     def get_many(self, projection: str, generation: int, collection: str, keys: Iterable[str]) -> dict[str, dict]:
+        """A server that does not answer is ReadModelStoreUnavailable: the projection's batch is retried,
+        and the projection is not taken to have failed on its event."""
         keys = list(keys)
-        documents = self.database[self._names(self._registered(projection, generation), collection, generation)]
-        found: dict[str, dict] = {}
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            for doc in documents.find({"_id": {"$in": keys[start : start + _KEYS_PER_QUERY]}}):
-                key = doc.pop("_id")
-                found[key] = _plain(doc)
+        try:
+            documents = self.database[self._names(self._registered(projection, generation), collection, generation)]
+            found: dict[str, dict] = {}
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                for doc in documents.find({"_id": {"$in": keys[start : start + _KEYS_PER_QUERY]}}):
+                    key = doc.pop("_id")
+                    found[key] = _plain(doc)
+        except ConnectionFailure as error:
+            raise ReadModelStoreUnavailable(f"the MongoDB read-model store did not answer: {error}") from error
         return found
 
     def commit(self, projection: str, generation: int, changes: Changes, position: int, expected_position: int) -> None:
