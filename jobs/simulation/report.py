@@ -73,7 +73,16 @@ def summarize(name: str, curves: Sequence[Curve], first: Sequence[Curve] | None)
 
 def table_rows(summaries: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The printed table: one row per configuration and checkpoint."""
-    columns = ["configuration", "feedbacks", "closed (mean ± sd)", "95% CI", "pooled", "worse", "gain", "regret"]
+    columns = [
+        "configuration",
+        "feedbacks",
+        "closed (mean ± sd)",
+        "95% CI",
+        "pooled",
+        "worse",
+        "gain (95% CI)",
+        "regret (95% CI)",
+    ]
     if len(summaries) > 1:
         columns.append("vs first (95% CI)")
     rows = []
@@ -87,8 +96,8 @@ def table_rows(summaries: Sequence[dict[str, Any]]) -> tuple[list[str], list[lis
                 f"[{closed['low']:.2f}, {closed['high']:.2f}]",
                 f"{point['pooledClosed']:.2f}",
                 f"{worse['share']:.1%}",
-                f"{gain['mean']:+.3f}",
-                f"{regret['mean']:.3f}",
+                f"{gain['mean']:+.3f} [{gain['low']:+.3f}, {gain['high']:+.3f}]",
+                f"{regret['mean']:.3f} [{regret['low']:.3f}, {regret['high']:.3f}]",
             ]
             if len(summaries) > 1:
                 versus = point.get("vsFirst")

@@ -28,7 +28,7 @@ from eventsourcing.tests import persistence as contract
 from eventsourcing.utils import Environment
 
 from adapters.bootstrap import postgres_settings
-from adapters.eventstore.postgresql import PostgresMultiTrackingProcessRecorder
+from adapters.eventstore.postgresql import PostgresMultiTrackingProcessRecorder, PostgresSnapshotRecorder
 
 pytestmark = pytest.mark.postgresql
 PERSISTENCE_MODULE = "adapters.eventstore.postgresql"
@@ -129,7 +129,7 @@ class TestPostgresInfrastructureFactory(FreshPostgresDatabase, contract.Infrastr
         return Factory
 
     def expected_aggregate_recorder_class(self) -> type[PostgresAggregateRecorder]:
-        return PostgresAggregateRecorder
+        return PostgresSnapshotRecorder  # the library's, its table created under our advisory lock
 
     def expected_application_recorder_class(self) -> type[PostgresApplicationRecorder]:
         return PostgresApplicationRecorder
