@@ -464,7 +464,12 @@ def test_three_serves_over_twelve_partitions_on_postgresql_take_over_a_killed_on
         victim.kill()  # kill -9 one replica mid-stream
         consumed_at_the_kill = saved_offsets(watcher, setup.topics.feedback, ends)
         # The other two take its partitions: everything is consumed, published and projected without it.
-        wait_until_quiet(relay, watcher, setup.topics.feedback, ends, timeout=240)
+        try:
+            wait_until_quiet(relay, watcher, setup.topics.feedback, ends, timeout=240)
+        except AssertionError as stuck:  # the relay's log alone cannot say which replica stalled
+            saved = saved_offsets(watcher, setup.topics.feedback, ends)
+            survivor = f"--- serve-2, the surviving replica:\n{replicas[1].log_tail()}"
+            raise AssertionError(f"{stuck}\n{saved:,} of {len(first):,} offsets saved\n{survivor}") from None
     assert consumed_at_the_kill < len(first), "everything was consumed before the kill; a longer stream"
 
     restarted = setup.start("serve-1-again.log", relay=False)  # it comes back and gets partitions again
