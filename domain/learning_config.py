@@ -90,15 +90,6 @@ class EffectiveRates:
             rates["options"] = self.options.to_dict()
         return rates
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EffectiveRates:
-        return cls(
-            dict(data["traitRates"]),
-            data["actionRate"],
-            data["epsilon"],
-            LearningOptions.from_dict(data.get("options")),
-        )
-
 
 def _profile(config: LearningConfig) -> Profile | None:
     return PROFILES[config.profile] if config.profile is not None else None

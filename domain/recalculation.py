@@ -165,7 +165,7 @@ def recalculate(
     learned = update_traits(learned, batch, trait_rates, settings, options)
     preferences = update_preferences(state.preferences, batch, rates.action_rate, options)
     rewards = [f.reward for f in batch]
-    policy, epsilon, last_variance, exploration = explore(state, batch, preferences, options, settings)
+    policy, epsilon, last_variance, exploration = explore(state, batch, rewards, preferences, options, settings)
     weight = blend_weight(state.feedback_count, settings)
     return Recalculation(
         learned=learned,
@@ -191,6 +191,7 @@ def recalculate(
 def explore(
     state: LearningState,
     batch: Sequence[PendingFeedback],
+    rewards: Sequence[float],
     preferences: Mapping[str, float],
     options: LearningOptions,
     settings: LearningSettings,
@@ -210,6 +211,5 @@ def explore(
         posterior = updated_posterior(posterior, [(f.action, f.reward) for f in batch if f.action is not None])
         policy = thompson_policy(posterior, settings.actions)
         return policy, state.epsilon, state.last_batch_variance, {"strategy": THOMPSON, "posterior": posterior}
-    rewards = [f.reward for f in batch]
     epsilon, last_variance = explore_less_as_variance_falls(state.epsilon, state.last_batch_variance, rewards, settings)
     return published_policy(preferences, epsilon, settings.actions), epsilon, last_variance, None
