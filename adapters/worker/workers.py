@@ -234,6 +234,7 @@ class ConsumerWorker(Worker):
         self.metrics = metrics
         self.consumer = system.feedback_consumer(on_batch=metrics.record_batch)
         self.wakes = tuple(wakes)  # the workers to wake after a saved batch (the relay)
+        self._lag_labels: set[tuple[str, str]] = set()  # the partitions whose lag the gauge shows
 
     def not_ready(self) -> str | None:
         if self.consumer.stats.first_assignment_at is None:
@@ -245,9 +246,14 @@ class ConsumerWorker(Worker):
         if saved:
             for wake in self.wakes:
                 wake.set()
+        reported = set()
         for name, lag in self.consumer.stats.lag.items():
             _, topic, partition = name.rsplit(":", 2)
             self.metrics.consumer_lag.labels(topic, partition).set(lag)
+            reported.add((topic, partition))
+        for labels in self._lag_labels - reported:  # a partition the group gave to another member: no stale lag
+            self.metrics.consumer_lag.remove(*labels)
+        self._lag_labels = reported
         return saved > 0
 
     def close(self) -> None:
