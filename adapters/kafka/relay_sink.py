@@ -268,7 +268,10 @@ def read_position_records(
             if time.monotonic() > deadline:
                 raise RelaySinkError(
                     f"could not read the relay's position topic {topic!r} to its end within "
-                    f"{timeout} s; an open transaction of another relay holds it back?"
+                    f"{timeout} s ({len(records)} records of {relay_name!r} read; "
+                    f"{where_reading_stopped(consumer, topic, sorted(unfinished))}): the broker reports "
+                    "an end it does not reach (Tansu after a durable restart does, docs/test-servers.md), "
+                    "or it is too slow to answer; the relay tries again"
                 )
             message = consumer.poll(0.2)
             if message is None:
@@ -283,6 +286,21 @@ def read_position_records(
         return records
     finally:
         consumer.close()
+
+
+def where_reading_stopped(consumer: Consumer, topic: str, partitions: list[int]) -> str:
+    """For an error: each unfinished partition's position and its watermarks as the broker reports them
+    (the high watermark is the last stable offset for a read_committed consumer)."""
+    parts = []
+    for partition in partitions:
+        place = TopicPartition(topic, partition)
+        try:
+            [position] = consumer.position([place])
+            low, high = consumer.get_watermark_offsets(place, timeout=2.0, cached=False)
+            parts.append(f"partition {partition} at {position.offset}, end {high}")
+        except KafkaException as error:
+            parts.append(f"partition {partition}: {error}")
+    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------ topics
