@@ -30,6 +30,7 @@ def population_description() -> dict:
         "traitWeight": population.TRAIT_WEIGHT,
         "actionWeight": population.ACTION_WEIGHT,
         "satisfactionNoise": population.SATISFACTION_NOISE,
+        "distanceScale": population.DISTANCE_SCALE,
         "generosity": list(population.GENEROSITY),
         "feedbackMix": dict(population.FEEDBACK_MIX),
         "sessionLength": population.SESSION_LENGTH,
