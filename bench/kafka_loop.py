@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -80,6 +81,7 @@ class Child:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
         self.name = name
         self.log_path = log_path
+        self.http: str | None = None  # ours: where serve answers /metrics
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -130,6 +132,8 @@ class UpdateReader(threading.Thread):
         super().__init__(name=f"reader-{topic}", daemon=True)
         self.bootstrap, self.topic, self.fetch_wait_ms = bootstrap, topic, fetch_wait_ms
         self.seen: dict[tuple[str, datetime], float] = {}
+        # (wall time seen, the update's Kafka CreateTime: when the relay called produce), both epoch seconds
+        self.stamps: dict[tuple[str, datetime], tuple[float, float]] = {}
         self.event_ids: set[str] = set()
         self.received = 0
         self.changed = threading.Condition()
@@ -169,6 +173,7 @@ class UpdateReader(threading.Thread):
             consumer.close()
 
     def _note(self, messages: list, now: float) -> None:
+        wall = time.time()
         with self.changed:
             for message in messages:
                 if message.error() is not None:
@@ -180,7 +185,10 @@ class UpdateReader(threading.Thread):
                         continue
                     self.event_ids.add(event_id)
                 body = json.loads(message.value())
-                self.seen.setdefault((body["agentId"], parse_iso(body["occurredAt"])), now)
+                key = (body["agentId"], parse_iso(body["occurredAt"]))
+                if key not in self.seen:
+                    self.seen[key] = now
+                    self.stamps[key] = (wall, message.timestamp()[1] / 1000)
             self.changed.notify_all()
 
     def wait_for(self, keys: set[tuple[str, datetime]], timeout: float, child: Child | None = None) -> float | None:
@@ -324,7 +332,8 @@ class Bench:
             if self.postgres is not None:
                 url = self.postgres.create_database(prefix.replace("-", "_").replace(".", "_"))
                 env.update({"AGENT_LEARNING_EVENT_STORE": url, "AGENT_LEARNING_READ_MODELS": url})
-            argv = [str(Path(sys.executable).parent / "agent-learning"), "serve", "--http", f"127.0.0.1:{free_port()}"]
+            http = f"127.0.0.1:{free_port()}"
+            argv = [str(Path(sys.executable).parent / "agent-learning"), "serve", "--http", http]
         else:
             argv = [
                 sys.executable,
@@ -346,7 +355,9 @@ class Bench:
                 argv += ["--store", "mongodb", "--mongodb", self.mongo.url, "--database", "naive"]
             else:
                 argv += ["--store", "memory"]
-        return Child(design, argv, env, log)
+        child = Child(design, argv, env, log)
+        child.http = http if design == "ours" else None
+        return child
 
     @contextlib.contextmanager
     def running(self, design: str, prefix: str) -> Iterator[tuple[Child, FeedbackProducer, UpdateReader, dict]]:
@@ -365,6 +376,8 @@ class Bench:
             child = self.start(design, prefix, topics)
             yield child, producer, reader, usage
             child.check_running()
+            if child.http is not None:
+                usage["serve_stages"] = serve_stages(child.http)
             usage["peak_rss_mib"] = peak_rss_mib(child.pid)
             if self.mongo is not None:
                 usage["store_peak_rss_mib"] = peak_rss_mib(self.mongo.process.pid)
@@ -453,6 +466,7 @@ class Bench:
             try:
                 time.sleep(args.settle)
                 sent: dict[tuple[str, datetime], float] = {}
+                sent_wall: dict[tuple[str, datetime], float] = {}
                 started = time.monotonic()
                 last_at: dict[str, datetime] = {}
                 for i in range(args.probes):
@@ -466,6 +480,7 @@ class Bench:
                         at = max(at, last_at[agent_id] + timedelta(milliseconds=1))
                     last_at[agent_id] = at
                     sent[(agent_id, at)] = time.monotonic()
+                    sent_wall[(agent_id, at)] = time.time()
                     producer.send(agent_id.encode(), probe(f"probe-{i}", agent_id, at))
                     producer.poll()
                 probing = time.monotonic() - started
@@ -486,6 +501,7 @@ class Bench:
             }
         result.update(usage)
         result.update(latency_summary(latencies))
+        result["stages"] = stage_summary(sent_wall, reader.stamps)
         return result
 
     # ----------------------------------------------------------------- context
@@ -536,6 +552,48 @@ class Bench:
             client.close()
             server.stop()
         return {"pairs": count, "pairs_per_s": count / seconds}
+
+
+def serve_stages(http: str) -> dict:
+    """From serve's /metrics: the mean and the p99 bucket bound of a consumed batch's processing and of
+    a relay page's publishing, over the whole phase (warm-up included)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{http}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    stages = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in ("agent_learning_consumer_batch_seconds", "agent_learning_relay_page_seconds"):
+            continue
+        values = {s.name: s.value for s in family.samples if not s.name.endswith("_bucket")}
+        buckets = sorted((float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket"))
+        count = values.get(f"{family.name}_count", 0.0)
+        p99 = next((bound for bound, seen in buckets if count and seen >= 0.99 * count), None)
+        stages[family.name.removeprefix("agent_learning_").removesuffix("_seconds")] = {
+            "count": count,
+            "mean_ms": 1000 * values.get(f"{family.name}_sum", 0.0) / count if count else None,
+            "p99_at_most_ms": 1000 * p99 if p99 is not None else None,
+        }
+    return stages
+
+
+def stage_summary(sent: dict, stamps: dict) -> dict:
+    """Where a probe's latency goes, from wall-clock stamps on one machine: `to_relay`, from producing the
+    probe to the relay producing its update (the update's Kafka CreateTime: consumer fetch, parse,
+    record and commit, the relay's wake and outbox read); `relay_to_reader`, from there to the reader
+    seeing it (the relay's transaction commit, the broker, the reader's fetch). Median and p99 in ms."""
+    to_relay = sorted(stamps[k][1] - t for k, t in sent.items() if k in stamps)
+    onward = sorted(stamps[k][0] - stamps[k][1] for k in sent if k in stamps)
+
+    def quantiles(values: list[float]) -> dict:
+        if not values:
+            return {"p50_ms": None, "p99_ms": None}
+        return {
+            "p50_ms": 1000 * statistics.median(values),
+            "p99_ms": 1000 * values[min(len(values) - 1, int(0.99 * len(values)))],
+        }
+
+    return {"to_relay": quantiles(to_relay), "relay_to_reader": quantiles(onward)}
 
 
 def latency_summary(latencies: list[float | None]) -> dict:
@@ -605,7 +663,15 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 results["latency"].append(result)
                 _progress(
                     f"round {round_} {design} latency: p50 {_ms(result['p50_ms'])}, "
-                    f"p99 {_ms(result['p99_ms'])} ({result['received']}/{result['probes']} probes)"
+                    f"p99 {_ms(result['p99_ms'])} ({result['received']}/{result['probes']} probes); "
+                    + ", ".join(
+                        f"{stage} p50 {_ms(q['p50_ms'])} p99 {_ms(q['p99_ms'])}"
+                        for stage, q in result["stages"].items()
+                    )
+                    + "".join(
+                        f"; serve {stage} mean {_ms(q['mean_ms'])} p99 ≤ {_ms(q['p99_at_most_ms'])} ({q['count']:.0f})"
+                        for stage, q in result.get("serve_stages", {}).items()
+                    )
                 )
         results["broker_peak_rss_mib"] = peak_rss_mib(broker.process.pid)
     finally:

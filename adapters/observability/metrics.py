@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from adapters.service.learning_service import BatchOutcome
+
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class ServiceMetrics:
@@ -48,6 +50,20 @@ class ServiceMetrics:
             "agent_learning_training_jobs",
             "Training jobs by status, as the read model has them",
             ["status"],
+            registry=r,
+        )
+
+        # Where a message's time goes inside serve (bench/kafka_loop.py reads these beside its own stamps).
+        self.consumer_batch_seconds = Histogram(
+            "agent_learning_consumer_batch_seconds",
+            "Seconds to parse, decide, record and commit one consumed batch (after it arrived)",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.relay_page_seconds = Histogram(
+            "agent_learning_relay_page_seconds",
+            "Seconds to read, map and publish one outbox page that had messages (its commit included)",
+            buckets=STAGE_BUCKETS,
             registry=r,
         )
 

@@ -147,6 +147,7 @@ class RelayWorker(Worker):
         self.metrics = metrics
 
     def step(self) -> bool:
+        started = time.perf_counter()
         try:
             published = self.relay.relay_once()
         except Exception:
@@ -154,6 +155,7 @@ class RelayWorker(Worker):
             self._replace_sink()
             raise
         if published > 0:
+            self.metrics.relay_page_seconds.observe(time.perf_counter() - started)
             self.metrics.published.inc(published)
             self.metrics.relay_last_published.set(time.time())
         self.metrics.relay_lag.set(self.relay.lag())
@@ -246,6 +248,7 @@ class ConsumerWorker(Worker):
         if saved:
             for wake in self.wakes:
                 wake.set()
+            self.metrics.consumer_batch_seconds.observe(self.consumer.stats.last_batch_seconds)
         reported = set()
         for name, lag in self.consumer.stats.lag.items():
             _, topic, partition = name.rsplit(":", 2)

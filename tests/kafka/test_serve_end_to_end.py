@@ -239,6 +239,10 @@ def test_healthz_and_metrics_report_the_workers_and_sigterm_stops_serve_cleanly(
     assert {dict(labels)["projection"] for labels in samples(metrics, "agent_learning_projection_lag")} == PROJECTIONS
     assert sample(metrics, "agent_learning_messages_total", outcome="recorded") == 6
     assert sample(metrics, "agent_learning_messages_total", outcome="rejected") == 1
+    # how long each saved batch and each published page took: as many observations as there were
+    assert 1 <= sample(metrics, "agent_learning_consumer_batch_seconds_count") <= 6
+    assert 1 <= sample(metrics, "agent_learning_relay_page_seconds_count") <= 3
+    assert sample(metrics, "agent_learning_relay_page_seconds_sum") > 0
 
     status, health = serve.health()
     assert status == 200 and health["ok"] is True
