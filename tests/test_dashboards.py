@@ -15,10 +15,14 @@ METRIC = re.compile(r"\bagent_learning_[a-z_]+\b")
 
 
 def served_names() -> set[str]:
-    """Every sample name /metrics can carry: counters as NAME_total, gauges as NAME."""
+    """Every sample name /metrics can carry: counters as NAME_total, gauges as NAME, histograms as
+    NAME_bucket, NAME_sum and NAME_count."""
     names = set()
     for family in ServiceMetrics().registry.collect():
-        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+        if family.type == "histogram":
+            names |= {f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
+        else:
+            names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     return names
 
 
