@@ -49,9 +49,10 @@ class ConsumerSettings:
 
     group_id: str = DEFAULT_GROUP_ID
     batch_size: int = field(default=DEFAULT_BATCH_SIZE, validator=[validators.ge(1), validators.le(100_000)])
-    # consume() returns when the batch is full or this has passed: under light load the wait is
-    # latency (0.05 s gives p50 69 ms instead of ~700 ms with 1 s in bench/kafka_loop.py); under
-    # load batches fill long before it. AGENT_LEARNING_KAFKA_POLL_SECONDS sets it in `serve`.
+    # How long a poll waits for the *first* message of a batch; the rest of the batch is what has
+    # already arrived (natural batching: no wait for a batch to fill, so under light load a message
+    # waits for nothing but its fetch, and under load batches grow while the previous one is saved).
+    # AGENT_LEARNING_KAFKA_POLL_SECONDS sets it in `serve`.
     poll_timeout: float = field(default=DEFAULT_POLL_SECONDS, validator=validators.gt(0))
     lag_interval: float = 5.0  # seconds between watermark queries; 0 turns lag reporting off
     client: Mapping[str, Any] = field(factory=dict)
@@ -190,10 +191,13 @@ class FeedbackConsumer:
 
     def poll_batch(self, timeout: float | None = None) -> int:
         """Reads at most one batch and saves it; returns how many messages were saved (after drops)."""
+        # consume(n, t) returns only when n messages came or t passed: waiting for a batch to fill
+        # was most of a message's latency under light load (bench/kafka_loop.py, docs/performance.md).
         messages = self._consumer.consume(
-            num_messages=self.settings.batch_size,
-            timeout=self.settings.poll_timeout if timeout is None else timeout,
+            num_messages=1, timeout=self.settings.poll_timeout if timeout is None else timeout
         )
+        if messages and self.settings.batch_size > 1:
+            messages += self._consumer.consume(num_messages=self.settings.batch_size - 1, timeout=0)
         saved = self._save(self._usable(messages))
         self._report_lag()
         return saved
