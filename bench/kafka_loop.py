@@ -302,13 +302,7 @@ class Bench:
             self.postgres = PostgresServer.start(work / "postgresql")
 
     def topics(self, prefix: str) -> KafkaTopics:
-        topics = KafkaTopics(
-            feedback=f"{prefix}.agent-feedback",
-            dead_letters=f"{prefix}.agent-feedback-dlq",
-            learning_updates=f"{prefix}.agent-learning-updates",
-            model_updates=f"{prefix}.agent-model-updates",
-            relay_positions=f"{prefix}.agent-learning-relay-positions",
-        )
+        topics = KafkaTopics.prefixed(prefix)
         ensure_topics(AdminClient({"bootstrap.servers": self.broker.bootstrap}), topics)
         return topics
 

@@ -68,16 +68,6 @@ class NullSink(RelaySink):
         pass
 
 
-def topics(prefix: str) -> KafkaTopics:
-    return KafkaTopics(
-        feedback=f"{prefix}.agent-feedback",
-        dead_letters=f"{prefix}.agent-feedback-dlq",
-        learning_updates=f"{prefix}.agent-learning-updates",
-        model_updates=f"{prefix}.agent-model-updates",
-        relay_positions=f"{prefix}.agent-learning-relay-positions",
-    )
-
-
 def publish_all(system, sink: RelaySink) -> tuple[int, float]:
     relay = system.relay(sink)
     started = time.perf_counter()
@@ -118,7 +108,7 @@ def main() -> int:
                     if sink_name == "null":
                         sink: RelaySink = NullSink()
                     else:
-                        names = topics(f"r{round_}-{sink_name}")
+                        names = KafkaTopics.prefixed(f"r{round_}-{sink_name}")
                         ensure_topics(admin, names, partitions=12)
                         sink = KafkaRelaySink(
                             broker.bootstrap,

@@ -16,7 +16,7 @@ from adapters.messages.outbound import FEEDBACK_DLQ, LEARNING_UPDATES, MODEL_UPD
 FEEDBACK = "agent-feedback"
 RELAY_POSITIONS = "agent-learning-relay-positions"
 DEFAULT_GROUP_ID = "agent-learning"  # the feedback consumer's group
-DEFAULT_POLL_SECONDS = 0.05  # the longest the consumer waits for a batch to fill
+DEFAULT_POLL_SECONDS = 0.05  # the longest one poll waits for the first message of a batch
 
 
 @frozen
@@ -26,6 +26,18 @@ class KafkaTopics:
     learning_updates: str = LEARNING_UPDATES
     model_updates: str = MODEL_UPDATES
     relay_positions: str = RELAY_POSITIONS  # compacted: the relay's position, written with its messages
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> KafkaTopics:
+        """Every default name under `prefix.` (a benchmark's or a test's own set of topics)."""
+        defaults = cls()
+        return cls(
+            feedback=f"{prefix}.{defaults.feedback}",
+            dead_letters=f"{prefix}.{defaults.dead_letters}",
+            learning_updates=f"{prefix}.{defaults.learning_updates}",
+            model_updates=f"{prefix}.{defaults.model_updates}",
+            relay_positions=f"{prefix}.{defaults.relay_positions}",
+        )
 
     def physical(self, logical: str) -> str:
         """The configured name of a topic the outbox names by its contract name."""
