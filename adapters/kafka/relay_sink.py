@@ -296,7 +296,7 @@ def where_reading_stopped(consumer: Consumer, topic: str, partitions: list[int])
         place = TopicPartition(topic, partition)
         try:
             [position] = consumer.position([place])
-            low, high = consumer.get_watermark_offsets(place, timeout=2.0, cached=False)
+            _, high = consumer.get_watermark_offsets(place, timeout=2.0, cached=False)
             parts.append(f"partition {partition} at {position.offset}, end {high}")
         except KafkaException as error:
             parts.append(f"partition {partition}: {error}")
