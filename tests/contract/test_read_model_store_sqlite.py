@@ -45,15 +45,18 @@ def test_each_read_model_is_readable_by_its_name_before_during_and_after_a_switc
         return frozenset((key, json.loads(doc)["g"]) for key, doc in db.execute("SELECT key, doc FROM agents"))
 
     seen: list[frozenset] = []
-    done = threading.Event()
+    done, reading = threading.Event(), threading.Event()
 
     def read() -> None:
         with sqlite3.connect(path) as db:
             while not done.is_set():
                 seen.append(by_name(db))
+                reading.set()
 
     reader = threading.Thread(target=read)
     reader.start()
+    # On a busy machine the switch could end before the reader's first read, leaving nothing to check.
+    assert reading.wait(10), "the reader never read"
     try:
         store.activate(PROJECTION, second.generation)
     finally:
